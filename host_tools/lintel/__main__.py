@@ -1,0 +1,3 @@
+from lintel.cli import main
+
+raise SystemExit(main())
