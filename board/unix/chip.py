@@ -1,0 +1,76 @@
+# The emulated ESP32-S3's wiring to the host: what the emulator told this boot (environment),
+# the host-side state that survives a reset (RTC memory, the watchdog, the access point), and
+# the way a reset leaves the process. Shared with host_tools/lintel/emulator/; see
+# docs/emulator.md for the environment variables and exit codes.
+import os
+import vfs
+
+# Exit codes the emulator understands (host_tools/lintel/emulator/board.py has the same).
+EXIT_SOFT_RESET = 80  # restart; the console stays in the friendly REPL
+EXIT_SOFT_RESET_RAW = 81  # restart; the console stays in the raw REPL (main.py is skipped)
+EXIT_HARD_RESET = 82  # machine.reset(): restart as after the reset line
+EXIT_DEEP_SLEEP = 83  # machine.deepsleep(ms): the emulator restarts after ms / speed
+
+
+def _env(name, default=None):
+    value = os.getenv("LINTEL_" + name)
+    return default if value is None else value
+
+
+def _span(name):
+    offset, size = _env(name, "0:0").split(":")
+    return int(offset), int(size)
+
+
+FLASH_PATH = _env("FLASH")
+RESET_CAUSE = _env("RESET_CAUSE", "power_on")  # power_on | hard | soft | deep_sleep | wdt
+WAKE_REASON = _env("WAKE_REASON", "")  # timer | pin | "" (not a deep-sleep wake)
+BOOT = _env("BOOT", "reset")  # reset: the chip was reset | soft: a soft reboot (Ctrl-D)
+REPL_MODE = _env("REPL_MODE", "friendly")  # after a soft reboot: friendly | raw
+MAC = bytes(int(x, 16) for x in _env("MAC", "7c:df:a1:00:00:01").split(":"))
+SLEPT_MS = int(_env("SLEPT_MS", "0"))  # how long the last deep sleep lasted, emulated time
+CLOCK_OFFSET_MS = int(_env("CLOCK_OFFSET_MS", "0"))  # emulated time minus host time
+
+# The emulator's per-run folder, reached through a VfsPosix object that is never mounted:
+# it opens host paths as given, even after the panel's own filesystem has replaced the host's
+# at "/". (An unmounted VfsPosix ignores its root, hence the absolute paths.)
+_STATE_DIR = _env("STATE", "/tmp").rstrip("/") + "/"
+_host = vfs.VfsPosix()
+
+
+def read_state(name, default=b""):
+    try:
+        with _host.open(_STATE_DIR + name, "rb") as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def write_state(name, data):
+    # Write then rename, so the emulator never reads half a file.
+    path = _STATE_DIR + name
+    with _host.open(path + ".tmp", "wb") as f:
+        f.write(data)
+    _host.rename(path + ".tmp", path)
+
+
+class Reset(BaseException):
+    """Raised to leave the firmware for a reset; port_main turns it into the exit code.
+
+    It derives from BaseException so that application code's `except Exception` does not
+    swallow a reset, as none can on the chip.
+    """
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+def reset(code, note=""):
+    if note:
+        write_state("reset_note", note.encode())
+    raise Reset(code)
+
+# The emulated access point (lintel emulate --ap-ssid/--ap-psk; test values, never real ones).
+AP_SSID = _env("AP_SSID", "lintel-lab")
+AP_PSK = _env("AP_PSK", "not-a-real-psk")

@@ -1,0 +1,92 @@
+# What the ESP32-S3 does from reset to the REPL (MicroPython's ports/esp32/main.c and
+# modules/_boot.py), on the emulated board: print the ROM's reset line, mount the vfs partition
+# as "/", run boot.py and main.py, then serve the REPL until a reset ends the process with an
+# exit code the emulator understands (chip.py).
+import gc
+import os
+import sys
+import vfs
+
+# Everything the firmware may import from the "chip" is imported now, while the host's
+# filesystem is still at "/"; afterwards "/" is the panel's own LittleFS.
+import chip
+import console
+import esp32
+import machine
+import network  # noqa: F401 -- imported for the firmware, before "/" changes
+
+# ESP32-S3 ROM reset reasons (ESP32-S3 TRM, "Reset and Clock": RTC_CNTL reset cause codes).
+_ROM_RESET_LINES = {
+    "power_on": "rst:0x1 (POWERON),boot:0x8 (SPI_FAST_FLASH_BOOT)",
+    "sw": "rst:0xc (RTC_SW_CPU_RST),boot:0x8 (SPI_FAST_FLASH_BOOT)",
+    "panic": "rst:0xc (RTC_SW_CPU_RST),boot:0x8 (SPI_FAST_FLASH_BOOT)",
+    "deep_sleep": "rst:0x5 (DSLEEP),boot:0x8 (SPI_FAST_FLASH_BOOT)",
+    "wdt": "rst:0x7 (TG0WDT_SYS_RST),boot:0x8 (SPI_FAST_FLASH_BOOT)",
+}
+
+
+def mount_vfs():
+    parts = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")
+    vfs.umount("/")
+    if not parts:
+        return "the partition table has no vfs partition"
+    try:
+        vfs.mount(vfs.VfsLfs2(parts[0]), "/")
+    except OSError as e:
+        return "the vfs partition does not hold a LittleFS2 filesystem (%s)" % e
+    os.chdir("/")
+    return None
+
+
+def run_file(path, namespace):
+    try:
+        source = open(path).read()
+    except OSError:
+        return
+    try:
+        exec(compile(source, path, "exec"), namespace)
+    except (chip.Reset, SystemExit):
+        raise
+    except BaseException as e:  # noqa: BLE001 -- a traceback on the console, as on the chip
+        sys.print_exception(e)
+
+
+def boot():
+    problem = mount_vfs()
+    sys.path[:] = ["", "/lib"]  # the esp32 port's path, less its frozen modules
+    gc.collect()
+    # The first bytes of every boot tell the emulator that MicroPython now turns SIGINT into
+    # KeyboardInterrupt, so a Ctrl-C held back during start-up can be delivered.
+    if chip.BOOT == "soft":
+        console.out(b"MPY: soft reboot\r\n")
+    else:
+        line = _ROM_RESET_LINES.get(chip.RESET_CAUSE, _ROM_RESET_LINES["power_on"])
+        console.out(b"ESP-ROM:esp32s3-20210327\r\n" + line.encode() + b"\r\n")
+    namespace = {"__name__": "__main__"}
+    mode = chip.REPL_MODE if chip.BOOT == "soft" else "friendly"
+    try:
+        if problem:
+            console.out(("vfs: %s; the panel cannot start its application. Reflash the image "
+                         "(lintel build, then lintel flash).\r\n" % problem).encode())
+        else:
+            run_file("boot.py", namespace)
+            if mode != "raw":
+                run_file("main.py", namespace)
+    except KeyboardInterrupt:
+        pass  # a Ctrl-C between the two files: straight to the REPL, as on the chip
+    mode = console.Console(namespace).serve(mode)
+    return chip.EXIT_SOFT_RESET_RAW if mode == "raw" else chip.EXIT_SOFT_RESET
+
+
+def main():
+    try:
+        code = boot()
+    except chip.Reset as r:
+        code = r.code
+    except SystemExit as e:
+        # sys.exit() from main.py soft-resets the board, as it does on the chip.
+        code = chip.EXIT_SOFT_RESET if not e.args or e.args[0] != 0 else 0
+    sys.exit(code)
+
+
+main()

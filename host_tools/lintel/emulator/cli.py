@@ -1,0 +1,109 @@
+"""`lintel emulate`: boot a panel image in the emulated ESP32-S3."""
+
+import argparse
+import hashlib
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from lintel.emulator.image import resolve_board
+from lintel.emulator.panel import EmulatedPanel, Options
+from lintel.errors import LintelError
+
+ESPRESSIF_OUI = bytes.fromhex("7cdfa1")  # an Espressif Systems MAC block (IEEE OUI registry)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flash", required=True, type=Path, help="the flash image (lintel build's flash.bin)")
+    p.add_argument("--board", help="board name (default: the board.json inside the image)")
+    p.add_argument("--console", type=Path, metavar="LINK",
+                   help="make LINK a symlink to the console's pty")
+    p.add_argument("--rom-port", type=int, metavar="PORT",
+                   help="serve the ESP32-S3 serial ROM loader on 127.0.0.1:PORT (for esptool)")
+    p.add_argument("--speed", type=float, default=1.0, metavar="X",
+                   help="time acceleration: a deep sleep of ms lasts ms/X (default 1)")
+    p.add_argument("--once", action="store_true",
+                   help="stop at the first deep sleep or reset of the firmware")
+    p.add_argument("--heap", default="512K", help="MicroPython heap size (default 512K)")
+    p.add_argument("--mac", help="the chip's MAC address (default: derived from the flash path)")
+    p.add_argument("--ap-ssid", default="lintel-lab", help="the emulated access point's SSID")
+    p.add_argument("--ap-psk", default="not-a-real-psk", help="the emulated access point's PSK")
+    p.add_argument("--state", type=Path, metavar="DIR",
+                   help="folder for the chip's RTC memory and the emulator's controls "
+                        "(default: a temporary folder)")
+    p.add_argument("--log", metavar="FILE", help="copy the console's output to FILE ('-': stdout)")
+    p.add_argument("--trace", action="store_true", help="print every ROM loader packet")
+
+
+def _mac(args) -> bytes:
+    if args.mac:
+        try:
+            mac = bytes.fromhex(args.mac.replace(":", ""))
+        except ValueError:
+            mac = b""
+        if len(mac) != 6:
+            raise LintelError(f"--mac {args.mac!r}: expected six hex bytes like 7c:df:a1:12:34:56")
+        return mac
+    # Stable per image file, so one emulated panel keeps one identity.
+    digest = hashlib.sha256(str(args.flash.resolve()).encode()).digest()
+    return ESPRESSIF_OUI + digest[:3]
+
+
+def run(args) -> int:
+    if args.speed <= 0:
+        raise LintelError("--speed must be greater than 0")
+    board, flash, info = resolve_board(args.flash, args.board)
+    if info.vfs_problem:
+        print(f"lintel: warning: {args.flash}: {info.vfs_problem}; the panel will say so on its "
+              f"console", file=sys.stderr)
+    state = args.state or Path(tempfile.mkdtemp(prefix="lintel-emulate-"))
+    state.mkdir(parents=True, exist_ok=True)
+    log = None
+    if args.log == "-":
+        log = sys.stdout.buffer
+    elif args.log:
+        log = open(args.log, "ab")  # noqa: SIM115 -- open for the emulator's whole life
+    options = Options(speed=args.speed, once=args.once, heap=args.heap, mac=_mac(args),
+                      ap_ssid=args.ap_ssid, ap_psk=args.ap_psk, log=log)
+    panel = EmulatedPanel(board, flash, state, options)
+    loader = None
+    try:
+        if args.console:
+            _link(args.console, panel.device)
+        print(f"console: {panel.device}", flush=True)
+        if args.rom_port is not None:
+            from lintel.emulator.rom_loader import RomLoader
+
+            trace = (lambda line: print(f"rom: {line}", file=sys.stderr)) if args.trace else None
+            loader = RomLoader(flash, options.mac, on_enter=panel.enter_download_mode,
+                               on_exit=panel.leave_download_mode, trace=trace)
+            try:
+                port = loader.serve("127.0.0.1", args.rom_port)
+            except OSError as e:
+                raise LintelError(f"cannot serve the ROM loader on port {args.rom_port}: "
+                                  f"{e.strerror}") from None
+            print(f"rom loader: socket://127.0.0.1:{port}", flush=True)
+        print(f"board: {board.name}", flush=True)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda *_: panel.stop(0))
+        return panel.run()
+    finally:
+        if loader is not None:
+            loader.close()
+        panel.close()
+        flash.close()
+        if args.console and args.console.is_symlink():
+            args.console.unlink()
+
+
+def _link(link: Path, device: str) -> None:
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        raise LintelError(f"--console {link}: a file of that name exists and is not a symlink")
+    try:
+        os.symlink(device, link)
+    except OSError as e:
+        raise LintelError(f"--console {link}: cannot make the link: {e.strerror}") from None

@@ -1,0 +1,69 @@
+"""What the emulator needs to know about a flash image before it boots it, with clear errors."""
+
+import json
+from dataclasses import dataclass
+
+from littlefs import LittleFS, LittleFSError
+
+from lintel import boards
+from lintel.emulator.flash import Flash
+from lintel.errors import LintelError
+from lintel.partitions import TABLE_MAX_SIZE, TABLE_OFFSET, Partition, find, from_binary
+
+
+@dataclass
+class ImageInfo:
+    partitions: list[Partition]
+    vfs: Partition
+    nvs: Partition
+    board_name: str | None  # from /board.json inside the vfs, when it mounts
+    vfs_problem: str | None  # why the vfs will not mount, or None
+
+
+def inspect(flash: Flash) -> ImageInfo:
+    where = flash.path
+    if flash.size < TABLE_OFFSET + TABLE_MAX_SIZE:
+        raise LintelError(f"{where}: {flash.size} bytes is too small to be a flash image")
+    try:
+        parts = from_binary(flash.read(TABLE_OFFSET, TABLE_MAX_SIZE))
+        vfs, nvs = find(parts, "vfs"), find(parts, "nvs")
+    except LintelError as e:
+        raise LintelError(
+            f"{where}: {e}; this is not a Lintel flash image (make one with lintel build)"
+        ) from None
+    for p in parts:
+        if p.end > flash.size:
+            raise LintelError(
+                f"{where}: partition {p.name!r} ends at 0x{p.end:x}, past the end of the "
+                f"{flash.size}-byte file (truncated image?)"
+            )
+    board_name, problem = None, None
+    try:
+        fs = LittleFS(block_size=4096, block_count=vfs.size // 4096, mount=False)
+        fs.context.buffer = bytearray(flash.read(vfs.offset, vfs.size))
+        fs.mount()
+        with fs.open("board.json", "r") as f:
+            board_name = boards.from_dict(json.loads(f.read()), where).name
+    except LittleFSError as e:
+        problem = f"the vfs partition at 0x{vfs.offset:x} does not mount as LittleFS2 ({e})"
+    except (LintelError, ValueError):
+        board_name = None  # mounts, but carries no usable board file: --board must say
+    return ImageInfo(parts, vfs, nvs, board_name, problem)
+
+
+def resolve_board(flash_path, board_name: str | None):
+    """Open the flash file and find its board: the named one, or the one inside the image."""
+    probe = Flash(flash_path)
+    try:
+        info = inspect(probe)
+    finally:
+        probe.close()
+    name = board_name or info.board_name
+    if name is None:
+        raise LintelError(
+            f"{flash_path}: the image does not say which board it is for; pass --board NAME "
+            f"(known: {', '.join(boards.names())})"
+        )
+    board = boards.load(name)
+    flash = Flash(flash_path, board.flash_size)
+    return board, flash, info

