@@ -55,16 +55,16 @@ def boot():
     problem = mount_vfs()
     sys.path[:] = ["", "/lib"]  # the esp32 port's path, less its frozen modules
     gc.collect()
-    # The first bytes of every boot tell the emulator that MicroPython now turns SIGINT into
-    # KeyboardInterrupt, so a Ctrl-C held back during start-up can be delivered.
-    if chip.BOOT == "soft":
-        console.out(b"MPY: soft reboot\r\n")
-    else:
-        line = _ROM_RESET_LINES.get(chip.RESET_CAUSE, _ROM_RESET_LINES["power_on"])
-        console.out(b"ESP-ROM:esp32s3-20210327\r\n" + line.encode() + b"\r\n")
     namespace = {"__name__": "__main__"}
     mode = chip.REPL_MODE if chip.BOOT == "soft" else "friendly"
     try:
+        # The first bytes of every boot tell the emulator that MicroPython now turns SIGINT
+        # into KeyboardInterrupt, so a Ctrl-C held back during start-up can be delivered.
+        if chip.BOOT == "soft":
+            console.out(b"MPY: soft reboot\r\n")
+        else:
+            line = _ROM_RESET_LINES.get(chip.RESET_CAUSE, _ROM_RESET_LINES["power_on"])
+            console.out(b"ESP-ROM:esp32s3-20210327\r\n" + line.encode() + b"\r\n")
         if problem:
             console.out(("vfs: %s; the panel cannot start its application. Reflash the image "
                          "(lintel build, then lintel flash).\r\n" % problem).encode())
@@ -73,8 +73,13 @@ def boot():
             if mode != "raw":
                 run_file("main.py", namespace)
     except KeyboardInterrupt:
-        pass  # a Ctrl-C between the two files: straight to the REPL, as on the chip
-    mode = console.Console(namespace).serve(mode)
+        pass  # Ctrl-C while booting: straight to the REPL, as on the chip
+    while True:
+        try:
+            mode = console.Console(namespace).serve(mode)
+            break
+        except KeyboardInterrupt:
+            pass
     return chip.EXIT_SOFT_RESET_RAW if mode == "raw" else chip.EXIT_SOFT_RESET
 
 

@@ -58,7 +58,7 @@ def resolve_board(flash_path, board_name: str | None):
         info = inspect(probe)
     finally:
         probe.close()
-    name = board_name or info.board_name
+    name = board_name or info.board_name or _board_by_layout(probe.size, info.partitions)
     if name is None:
         raise LintelError(
             f"{flash_path}: the image does not say which board it is for; pass --board NAME "
@@ -67,3 +67,10 @@ def resolve_board(flash_path, board_name: str | None):
     board = boards.load(name)
     flash = Flash(flash_path, board.flash_size)
     return board, flash, info
+
+
+def _board_by_layout(size: int, parts: list[Partition]) -> str | None:
+    # An image whose vfs will not mount still has a flash size and a partition table.
+    matches = [name for name in boards.names()
+               if (b := boards.load(name)).flash_size == size and list(b.partitions) == parts]
+    return matches[0] if len(matches) == 1 else None

@@ -1,0 +1,220 @@
+"""The emulated panel against the unmodified tools: mpremote on its console, esptool on its ROM."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from littlefs import LittleFS
+
+from helpers import Emulator, built_image, run_lintel
+from lintel import FIRMWARE_DIR
+
+
+@pytest.fixture
+def flash(tmp_path):
+    """A fresh copy of the e-paper board's image."""
+    path = tmp_path / "flash.bin"
+    shutil.copyfile(built_image("esp32s3-epd75") / "flash.bin", path)
+    return path
+
+
+@pytest.fixture
+def panel(flash, tmp_path):
+    emu = Emulator(flash, tmp_path, "--mac", "7c:df:a1:00:be:ef")
+    yield emu
+    emu.stop()
+
+
+def vfs_files(flash_path, board="esp32s3-epd75") -> dict:
+    """The vfs partition's files as littlefs-python reads them from the flash file."""
+    manifest = json.loads((built_image(board) / "manifest.json").read_text())
+    vfs = next(p for p in manifest["parts"] if p["name"] == "vfs")
+    data = flash_path.read_bytes()[vfs["offset"]:vfs["offset"] + vfs["size"]]
+    fs = LittleFS(block_size=4096, block_count=vfs["size"] // 4096, mount=False)
+    fs.context.buffer = bytearray(data)
+    fs.mount()
+    found = {}
+    for root, _dirs, files in fs.walk("/"):
+        for name in files:
+            path = f"{root.rstrip('/')}/{name}"
+            with fs.open(path, "rb") as f:
+                found[path] = f.read()
+    return found
+
+
+def test_mpremote_exec_and_eval(panel):
+    out = panel.mpremote("exec", "print(6*7)")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "42"
+    out = panel.mpremote("eval", "1 + 2", "+", "eval", "len(bytes(1000))")
+    assert out.stdout.split() == ["3", "1000"]
+
+
+def test_mpremote_errors_come_back_as_tracebacks(panel):
+    out = panel.mpremote("exec", "import nonexistent_module")
+    assert out.returncode != 0
+    assert "ImportError: no module named 'nonexistent_module'" in out.stdout + out.stderr
+
+
+def test_mpremote_files_land_in_the_flash_file_and_survive_a_restart(panel, flash, tmp_path):
+    local = tmp_path / "note.txt"
+    local.write_text("room 4.12: projector lamp replaced\n")
+    assert panel.mpremote("fs", "cp", str(local), ":note.txt").returncode == 0
+    out = panel.mpremote("fs", "cat", ":note.txt")
+    assert out.stdout == "room 4.12: projector lamp replaced\n"
+    assert "note.txt" in panel.mpremote("fs", "ls").stdout
+    panel.stop()
+    assert vfs_files(flash)["/note.txt"] == local.read_bytes()
+
+    (tmp_path / "again").mkdir()
+    again = Emulator(flash, tmp_path / "again")
+    try:
+        assert again.mpremote("fs", "cat", ":note.txt").stdout == local.read_text()
+        assert again.mpremote("fs", "rm", ":note.txt").returncode == 0
+        assert "note.txt" not in again.mpremote("fs", "ls").stdout
+    finally:
+        again.stop()
+    assert "/note.txt" not in vfs_files(flash)
+
+
+def test_mpremote_copies_64_kib_both_ways(panel, tmp_path):
+    payload = bytes(range(256)) * 256
+    (tmp_path / "up.bin").write_bytes(payload)
+    assert panel.mpremote("fs", "cp", str(tmp_path / "up.bin"), ":up.bin").returncode == 0
+    out = panel.mpremote("fs", "cp", ":up.bin", str(tmp_path / "down.bin"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "down.bin").read_bytes() == payload
+
+
+def test_mpremote_run_soft_reset_and_reset(panel, tmp_path):
+    script = tmp_path / "hello.py"
+    script.write_text("import machine\nprint('hello from', machine.unique_id().hex())\n")
+    out = panel.mpremote("run", str(script))
+    assert out.stdout.strip() == "hello from 7cdfa100beef"
+    # A soft reset restarts the process: what the last session defined is gone.
+    panel.mpremote("exec", "marker = 1")
+    assert panel.mpremote("soft-reset").returncode == 0
+    out = panel.mpremote("exec", "print('marker' in globals())")
+    assert out.stdout.strip() == "False"
+    assert "MPY: soft reboot" in panel.console_text()
+    # A hard reset goes through the ROM again and runs main.py.
+    assert panel.mpremote("reset").returncode == 0
+    panel.wait_for("rst:0xc (RTC_SW_CPU_RST)")
+    panel.wait_for("software reset, wake")
+
+
+def test_esptool_reads_the_mac_and_chip(panel):
+    out = panel.esptool("read-mac")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "7c:df:a1:00:be:ef" in out.stdout.lower()
+    out = panel.esptool("chip-id")
+    assert out.returncode == 0 and "ESP32-S3" in out.stdout
+
+
+def test_esptool_read_flash_round_trip(panel, tmp_path):
+    expected = (built_image("esp32s3-epd75") / "partition-table.bin").read_bytes()
+    out = panel.esptool("read-flash", "0x8000", str(len(expected)), str(tmp_path / "pt.bin"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (tmp_path / "pt.bin").read_bytes() == expected
+
+
+@pytest.mark.parametrize(
+    ("loader", "compression"),
+    [([], []), ([], ["--no-compress"]), (["--no-stub"], []), (["--no-stub"], ["--no-compress"])],
+    ids=["stub-compressed", "stub-plain", "rom-compressed", "rom-plain"],
+)
+def test_esptool_write_flash_of_a_rebuilt_vfs_boots_the_new_content(
+    panel, tmp_path, loader, compression
+):
+    # Rebuild the image with one more module, then write only its vfs partition.
+    firmware = tmp_path / "firmware"
+    shutil.copytree(FIRMWARE_DIR, firmware)
+    (firmware / "greeting.py").write_text("MESSAGE = 'new vfs written by esptool'\n")
+    out_dir = tmp_path / "rebuilt"
+    run_lintel("build", "--board", "esp32s3-epd75", "--firmware", firmware, "--out", out_dir)
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    vfs = next(p for p in manifest["parts"] if p["name"] == "vfs")
+    options = [*loader, "write-flash", *compression, hex(vfs["offset"]), str(out_dir / "vfs.bin")]
+    out = panel.esptool(*options)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "verified" in out.stdout.lower()
+    panel.wait_for("rst:0x1 (POWERON)")
+    out = panel.mpremote("exec", "import greeting; print(greeting.MESSAGE)")
+    assert out.stdout.strip() == "new vfs written by esptool", out.stderr
+
+
+def test_deep_sleep_restarts_with_rtc_memory_kept(panel):
+    # The app counts its wakes in RTC memory; --speed 1000 makes its 15-minute sleep 0.9 s.
+    panel.wait_for("power-on, wake 1")
+    text = panel.wait_for("deep-sleep wake, wake 3")
+    assert "wake 2" in text
+
+
+def test_once_stops_at_the_first_deep_sleep(flash):
+    proc = subprocess.run([sys.executable, "-m", "lintel", "emulate", "--flash", str(flash),
+                           "--once", "--log", "-"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "state: not configured" in proc.stdout
+    assert "deep sleep for 900000 ms" in proc.stdout
+
+
+def test_the_lcd_board_stays_awake_on_mains(tmp_path):
+    flash = tmp_path / "lcd.bin"
+    shutil.copyfile(built_image("esp32s3-lcd43") / "flash.bin", flash)
+    emu = Emulator(flash, tmp_path)
+    try:
+        emu.wait_for("board esp32s3-lcd43")
+        out = emu.mpremote("exec", "import machine; print(machine.reset_cause())")
+        assert out.stdout.strip() == "1"  # still the power-on boot: a mains panel never sleeps
+    finally:
+        emu.stop()
+
+
+def one_error_line(proc) -> str:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lintel: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_corrupt_flash_files_are_refused_with_words(tmp_path, flash):
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"\x5a" * (8 << 20))
+    line = one_error_line(run_lintel("emulate", "--flash", garbage, "--once", check=False))
+    assert "partition table" in line and "not a Lintel flash image" in line
+
+    truncated = tmp_path / "truncated.bin"
+    truncated.write_bytes(flash.read_bytes()[: 3 << 20])
+    line = one_error_line(run_lintel("emulate", "--flash", truncated, "--once", check=False))
+    assert "truncated" in line
+
+    line = one_error_line(run_lintel("emulate", "--flash", tmp_path / "missing.bin", "--once",
+                                     check=False))
+    assert "does not exist" in line
+
+    line = one_error_line(run_lintel("emulate", "--flash", flash, "--board", "esp32s3-nope",
+                                     "--once", check=False))
+    assert "unknown board 'esp32s3-nope'" in line
+
+    line = one_error_line(run_lintel("emulate", "--flash", flash, "--board", "esp32s3-lcd43",
+                                     "--once", check=False))
+    assert "another board" in line
+
+
+def test_a_vfs_that_will_not_mount_is_reported_and_the_panel_stays_reachable(flash, tmp_path):
+    manifest = json.loads((built_image("esp32s3-epd75") / "manifest.json").read_text())
+    vfs = next(p for p in manifest["parts"] if p["name"] == "vfs")
+    data = bytearray(flash.read_bytes())
+    data[vfs["offset"]:vfs["offset"] + 0x2000] = b"\x00" * 0x2000  # both superblocks gone
+    flash.write_bytes(data)
+    emu = Emulator(flash, tmp_path)
+    try:
+        assert "does not mount as LittleFS2" in emu.errors()
+        emu.wait_for("vfs: the vfs partition does not hold a LittleFS2 filesystem")
+        assert emu.mpremote("exec", "print('still here')").stdout.strip() == "still here"
+        assert emu.esptool("read-mac").returncode == 0  # and can be reflashed
+    finally:
+        emu.stop()
