@@ -2,9 +2,8 @@
 # board file, storage, power and sleep, RTC memory. The only firmware module besides drivers/
 # that imports machine and esp32; app/ never does.
 import json
-import os
-
 import machine
+import os
 
 BOARD_FILE = "/board.json"
 _RESET_CAUSES = {

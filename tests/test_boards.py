@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from lintel import boards
 from lintel.errors import LintelError
 

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from lintel import FIRMWARE_DIR, boards, image
 from lintel.partitions import TABLE_OFFSET, from_binary
 

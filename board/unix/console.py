@@ -6,6 +6,7 @@
 import select
 import struct
 import sys
+from micropython import const
 
 import chip
 

@@ -5,6 +5,7 @@
 import binascii
 import json
 import struct
+from micropython import const
 
 import chip
 
@@ -16,7 +17,8 @@ WAKEUP_ANY_HIGH = True
 _SECTOR = const(4096)
 _TABLE_OFFSET = const(0x8000)
 _TABLE_SIZE = const(0xC00)
-_ROW = "<2sBBII16sI"  # ESP-IDF partition table row: magic, type, subtype, offset, size, label, flags
+# ESP-IDF partition table row: magic, type, subtype, offset, size, label, flags.
+_ROW = "<2sBBII16sI"
 
 _flash = open(chip.FLASH_PATH, "r+b") if chip.FLASH_PATH else None
 

@@ -2,18 +2,20 @@
 # modules/_boot.py), on the emulated board: print the ROM's reset line, mount the vfs partition
 # as "/", run boot.py and main.py, then serve the REPL until a reset ends the process with an
 # exit code the emulator understands (chip.py).
+#
+# Every stand-in the firmware may import (machine, network, esp32) is imported here, while the
+# host's filesystem is still at "/"; afterwards "/" is the panel's own LittleFS and they are
+# found in sys.modules, as frozen modules are on the chip.
+import esp32
 import gc
+import machine  # noqa: F401
+import network  # noqa: F401
 import os
 import sys
 import vfs
 
-# Everything the firmware may import from the "chip" is imported now, while the host's
-# filesystem is still at "/"; afterwards "/" is the panel's own LittleFS.
 import chip
 import console
-import esp32
-import machine
-import network  # noqa: F401 -- imported for the firmware, before "/" changes
 
 # ESP32-S3 ROM reset reasons (ESP32-S3 TRM, "Reset and Clock": RTC_CNTL reset cause codes).
 _ROM_RESET_LINES = {

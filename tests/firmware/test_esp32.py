@@ -1,8 +1,7 @@
 # esp32 stand-in: partitions from the image's table, NVS kept in the nvs partition.
+import esp32
 import json
 import os
-
-import esp32
 
 
 def _fresh_nvs(namespace):

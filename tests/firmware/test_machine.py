@@ -1,6 +1,7 @@
 # machine stand-in: reset causes, RTC memory in the emulator's state, buses without devices.
-import chip
 import machine
+
+import chip
 
 
 def test_power_on_is_the_default_reset_cause():

@@ -1,8 +1,8 @@
 # network stand-in: joins only the emulated access point, as the emulator's state says.
+import network
 import time
 
 import chip
-import network
 
 
 def _join(ssid, psk, **kwargs):

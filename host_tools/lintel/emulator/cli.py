@@ -16,7 +16,8 @@ ESPRESSIF_OUI = bytes.fromhex("7cdfa1")  # an Espressif Systems MAC block (IEEE 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--flash", required=True, type=Path, help="the flash image (lintel build's flash.bin)")
+    p.add_argument("--flash", required=True, type=Path,
+                   help="the flash image (lintel build's flash.bin)")
     p.add_argument("--board", help="board name (default: the board.json inside the image)")
     p.add_argument("--console", type=Path, metavar="LINK",
                    help="make LINK a symlink to the console's pty")
