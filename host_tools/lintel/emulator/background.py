@@ -1,0 +1,73 @@
+"""`lintel emulate` started in the background, with the unmodified tools pointed at it.
+
+Used by the tests, the benchmarks and the demo: one place that knows how to start an emulated
+panel, wait for it, and reach its console (mpremote) and ROM loader (esptool).
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lintel.errors import LintelError
+
+
+class BackgroundEmulator:
+    """`lintel emulate` in the background, as a technician would start it."""
+
+    def __init__(self, flash: Path, workdir: Path, *extra: str, speed: float = 1000):
+        self.flash, self.workdir = flash, workdir
+        self.link = workdir / "console"
+        self.log = workdir / "console.log"
+        self.stderr = open(workdir / "emulator.err", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lintel", "emulate", "--flash", str(flash),
+             "--console", str(self.link), "--rom-port", "0", "--speed", str(speed),
+             "--log", str(self.log), *extra],
+            stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+        )
+        self.port = None
+        for line in self.proc.stdout:
+            if line.startswith("rom loader: socket://127.0.0.1:"):
+                self.port = int(line.rsplit(":", 1)[1])
+            if line.startswith("board:"):
+                break
+        if self.port is None:
+            self.stop()
+            raise LintelError(f"the emulator did not start: {self.errors().strip()}")
+
+    def errors(self) -> str:
+        return (self.workdir / "emulator.err").read_text(errors="replace")
+
+    def console_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def wait_for(self, text: str, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.console_text():
+                return self.console_text()
+            time.sleep(0.05)
+        raise LintelError(f"{text!r} never appeared on the console:\n{self.console_text()}")
+
+    def mpremote(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mpremote", "connect", str(self.link), *args],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def esptool(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "esptool", "--chip", "esp32s3", "--port",
+             f"socket://127.0.0.1:{self.port}", "--before", "no-reset", "--after", "no-reset",
+             *args], capture_output=True, text=True, timeout=timeout)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.stderr.close()
+        return self.proc.returncode
