@@ -4,13 +4,13 @@ MicroPython), the flash layout, base firmware placement, and one-line errors."""
 import hashlib
 import json
 import shutil
-import struct
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from esp_images import merged_firmware
 
 from lintel import FIRMWARE_DIR, boards, image
 from lintel.partitions import TABLE_OFFSET, from_binary
@@ -246,37 +246,6 @@ def test_unix_micropython_mounts_the_image(builds, board, tmp_path):
 
 
 # ---- base firmware -----------------------------------------------------------------------
-
-def esp_image(payload: bytes, flash_size_code=0x30, hashed=True) -> bytes:
-    """A well-formed single-segment ESP32-S3 image (the layout esptool's bin_image reads)."""
-    payload += b"\x00" * (-len(payload) % 4)
-    header = struct.pack("<BBBBI", 0xE9, 1, 2, flash_size_code | 0x0F, 0x40378000)
-    extended = struct.pack("<B3sHBHH4sB", 0xEE, b"\x00" * 3, 9, 0, 0, 0xFFFF, b"\x00" * 4,
-                           1 if hashed else 0)
-    body = header + extended + struct.pack("<II", 0x3FCE0000, len(payload)) + payload
-    checksum = 0xEF
-    for byte in payload:
-        checksum ^= byte
-    body += b"\x00" * (15 - len(body) % 16) + bytes([checksum])
-    return body + (hashlib.sha256(body).digest() if hashed else b"")
-
-
-def merged_firmware(app_size=200_000, table_app_offset=0x10000) -> bytes:
-    """Bootloader at 0, MicroPython's 8 MiB table at 0x8000, app at 0x10000: like a
-    published ESP32_GENERIC_S3 .bin (8 MiB flash size in the bootloader header)."""
-    from lintel.partitions import Partition, to_binary
-    flash = bytearray(b"\xff" * 0x10000)
-    boot = esp_image(b"\x11" * 20_000)
-    flash[:len(boot)] = boot
-    table = to_binary([
-        Partition("nvs", "data", "nvs", 0x9000, 0x6000),
-        Partition("phy_init", "data", "phy", 0xF000, 0x1000),
-        Partition("factory", "app", "factory", table_app_offset, 0x1F0000),
-        Partition("vfs", "data", "fat", 0x200000, 0x600000),
-    ])
-    flash[0x8000:0x8000 + len(table)] = table
-    return bytes(flash) + esp_image(b"\x22" * app_size)
-
 
 def test_base_firmware_is_placed_at_zero(tmp_path):
     fw = tmp_path / "micropython.bin"

@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from littlefs import LittleFS
@@ -122,7 +123,8 @@ def test_esptool_read_flash_round_trip(panel, tmp_path):
 
 @pytest.mark.parametrize(
     ("loader", "compression"),
-    [([], []), ([], ["--no-compress"]), (["--no-stub"], []), (["--no-stub"], ["--no-compress"])],
+    [([], ["-z"]), ([], ["--no-compress"]), (["--no-stub"], ["-z"]),
+     (["--no-stub"], ["--no-compress"])],
     ids=["stub-compressed", "stub-plain", "rom-compressed", "rom-plain"],
 )
 def test_esptool_write_flash_of_a_rebuilt_vfs_boots_the_new_content(
@@ -140,6 +142,7 @@ def test_esptool_write_flash_of_a_rebuilt_vfs_boots_the_new_content(
     out = panel.esptool(*options)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "verified" in out.stdout.lower()
+    assert ("compressed)" in out.stdout) == (compression == ["-z"])
     panel.wait_for("rst:0x1 (POWERON)")
     out = panel.mpremote("exec", "import greeting; print(greeting.MESSAGE)")
     assert out.stdout.strip() == "new vfs written by esptool", out.stderr
@@ -150,6 +153,35 @@ def test_deep_sleep_restarts_with_rtc_memory_kept(panel):
     panel.wait_for("power-on, wake 1")
     text = panel.wait_for("deep-sleep wake, wake 3")
     assert "wake 2" in text
+
+
+def test_the_watchdog_resets_a_panel_that_stops_feeding_it(panel):
+    out = panel.mpremote("exec", "import machine; wdt = machine.WDT(timeout=300)")
+    assert out.returncode == 0, out.stderr
+    panel.wait_for("rst:0x7 (TG0WDT_SYS_RST)")
+    panel.wait_for("watchdog, wake")
+
+
+def test_the_friendly_repl_answers_a_person(panel):
+    import serial
+
+    panel.wait_for("state: not configured")
+    with serial.Serial(str(panel.link), timeout=0.2) as port:
+
+        def typed(keys: bytes, until: bytes, timeout: float = 10) -> bytes:
+            port.write(keys)
+            seen = b""
+            deadline = time.monotonic() + timeout
+            while until not in seen and time.monotonic() < deadline:
+                seen += port.read(256)
+            assert until in seen, seen
+            return seen
+
+        typed(b"\r\x03", b">>> ")  # wakes the sleeping panel, interrupts main.py
+        assert b"42" in typed(b"print(6 * 7)\r", b">>> ")
+        seen = typed(b"for i in range(3):\r    print('line', i)\r\r", b"line 2")
+        assert b"line 0" in seen and b"line 1" in seen
+        typed(b"\x04", b"MPY: soft reboot")
 
 
 def test_once_stops_at_the_first_deep_sleep(flash):

@@ -54,6 +54,11 @@ def write_state(name, data):
     _host.rename(path + ".tmp", path)
 
 
+def took_interrupt():
+    # Tells the emulator a Ctrl-C reached the firmware; one that did not is given to the next boot.
+    write_state("interrupted", b"1")
+
+
 class Reset(BaseException):
     """Raised to leave the firmware for a reset; port_main turns it into the exit code.
 

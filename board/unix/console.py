@@ -47,7 +47,11 @@ class _Stdin:
                 return bytes(self._buf[:n])
             if n == 0:
                 raise SystemExit(0)  # the emulator has gone: nothing left to serve
-            self._poll.poll(-1)
+            try:
+                self._poll.poll(-1)
+            except KeyboardInterrupt:
+                chip.took_interrupt()
+                raise
 
     def unread(self, data):
         self._pending = data + self._pending
@@ -108,7 +112,10 @@ class Console:
                     out(b"\r\n")
                     lines.append(bytes(line).decode())
                     line = bytearray()
-                    if self._needs_more(lines):
+                    if lines == [""]:
+                        lines = []
+                        out(b">>> ")
+                    elif self._needs_more(lines):
                         out(b"... ")
                     else:
                         self.execute("\n".join(lines), "single")
@@ -235,6 +242,8 @@ class Console:
                 out(b"\x04\x04")
             raise SoftReset from None
         except BaseException as e:  # noqa: BLE001 -- everything the code raised is reported
+            if isinstance(e, KeyboardInterrupt):
+                chip.took_interrupt()
             if framed:
                 out(b"\x04")
             sys.print_exception(e)

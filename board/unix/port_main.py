@@ -50,6 +50,8 @@ def run_file(path, namespace):
     except (chip.Reset, SystemExit):
         raise
     except BaseException as e:  # noqa: BLE001 -- a traceback on the console, as on the chip
+        if isinstance(e, KeyboardInterrupt):
+            chip.took_interrupt()
         sys.print_exception(e)
 
 
@@ -75,7 +77,7 @@ def boot():
             if mode != "raw":
                 run_file("main.py", namespace)
     except KeyboardInterrupt:
-        pass  # Ctrl-C while booting: straight to the REPL, as on the chip
+        chip.took_interrupt()  # Ctrl-C while booting: straight to the REPL, as on the chip
     while True:
         try:
             mode = console.Console(namespace).serve(mode)

@@ -5,6 +5,7 @@ firmware's exit codes (board/unix/chip.py) into soft reboots, resets and deep sl
 the process as the chip would, and hands the chip to the ROM loader when esptool connects.
 """
 
+import array
 import fcntl
 import json
 import os
@@ -13,6 +14,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import termios
 import threading
 import time
 import tty
@@ -64,7 +66,12 @@ class EmulatedPanel:
         self._sel.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
         self._lock = threading.Lock()
         self._child: subprocess.Popen | None = None
-        self._child_in = -1
+        # One stdin pipe for every firmware process: bytes a process did not read before a
+        # reset stay in the pipe for the next one, as the host's keystrokes should.
+        self._stdin_r, self._stdin_w = os.pipe()
+        _nonblocking(self._stdin_r)  # board/unix/console.py polls, then reads what is there
+        _nonblocking(self._stdin_w)
+        self._sigint_unacked = False  # a Ctrl-C was signalled and not yet taken by the firmware
         self._ready = False  # the firmware has printed: SIGINT now becomes KeyboardInterrupt
         self._to_child: list = []  # bytes, or CTRL_C for a SIGINT, in console order
         self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "power_on"}
@@ -102,7 +109,8 @@ class EmulatedPanel:
 
     def close(self) -> None:
         self._kill_child()
-        for fd in (self.master, self._slave, self._wake_r, self._wake_w):
+        for fd in (self.master, self._slave, self._wake_r, self._wake_w, self._stdin_r,
+                   self._stdin_w):
             try:
                 os.close(fd)
             except OSError:
@@ -131,6 +139,8 @@ class EmulatedPanel:
         if self._download and not self._download_ack.is_set():
             self._kill_child()
             self._to_child.clear()
+            while self._unread_input():  # a reset loses what the firmware had not read
+                os.read(self._stdin_r, 65536)
             self._download_ack.set()
 
     # -- the firmware process -------------------------------------------------------------
@@ -146,21 +156,18 @@ class EmulatedPanel:
             "LINTEL_AP_PSK": self.opt.ap_psk,
             "MICROPYPATH": str(UNIX_BOARD),
         })
-        stdin_r, stdin_w = os.pipe()
-        _nonblocking(stdin_r)  # board/unix/console.py polls, then reads what is there
-        _nonblocking(stdin_w)
         cmd = [str(MICROPYTHON), "-X", f"heapsize={self.opt.heap}", str(PORT_MAIN)]
         self._child = subprocess.Popen(
-            cmd, stdin=stdin_r, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+            cmd, stdin=self._stdin_r, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
             start_new_session=True,
         )
-        os.close(stdin_r)
-        self._child_in = stdin_w
         self._ready = False
+        self._sigint_unacked = False
         self._restart_at = None
         _nonblocking(self._child.stdout.fileno())
         self._sel.register(self._child.stdout, selectors.EVENT_READ, self._from_child)
         self._write_state("wdt", None)
+        self._write_state("interrupted", None)
 
     def _kill_child(self) -> None:
         child = self._child
@@ -172,8 +179,6 @@ class EmulatedPanel:
             child.kill()
         child.wait()
         child.stdout.close()
-        os.close(self._child_in)
-        self._child_in = -1
 
     def _from_child(self) -> None:
         try:
@@ -192,6 +197,9 @@ class EmulatedPanel:
     def _after_exit(self, code: int) -> None:
         """The firmware process ended: decide what the chip does next."""
         restart = 0.0
+        if self._sigint_unacked and not self._read_state("interrupted"):
+            # The process ended before it took the Ctrl-C: the next boot gets it.
+            self._to_child.insert(0, CTRL_C)
         if code in (EXIT_SOFT_RESET, EXIT_SOFT_RESET_RAW):
             mode = "raw" if code == EXIT_SOFT_RESET_RAW else "friendly"
             self._boot_env = {**self._boot_env, "BOOT": "soft", "REPL_MODE": mode}
@@ -207,6 +215,10 @@ class EmulatedPanel:
             self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "deep_sleep",
                               "WAKE_REASON": "timer", "SLEPT_MS": str(ms)}
             restart = ms / 1000 / self.opt.speed if ms else None
+            if self._to_child or self._unread_input():
+                # Someone is typing at the console: wake now, as the wake button would.
+                self._boot_env["WAKE_REASON"] = "ext0"
+                restart = 0.0
         elif code == 0:
             self._note("the firmware stopped")
             return self.stop(0)
@@ -257,10 +269,11 @@ class EmulatedPanel:
                 if not self._ready:
                     return
                 self._child.send_signal(signal.SIGINT)
+                self._sigint_unacked = True
                 self._to_child.pop(0)
                 continue
             try:
-                n = os.write(self._child_in, item)
+                n = os.write(self._stdin_w, item)
             except BlockingIOError:
                 return
             except BrokenPipeError:
@@ -269,6 +282,11 @@ class EmulatedPanel:
                 self._to_child[0] = item[n:]
                 return
             self._to_child.pop(0)
+
+    def _unread_input(self) -> int:
+        count = array.array("i", [0])
+        fcntl.ioctl(self._stdin_r, termios.FIONREAD, count)
+        return count[0]
 
     def _to_console(self, data: bytes) -> None:
         if self.opt.log is not None:

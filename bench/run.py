@@ -1,0 +1,171 @@
+"""make bench: image build, flashing, boot and file-copy figures of the emulated panel.
+
+Prints a table and writes bench/results/latest.json. Figures are wall-clock on this machine;
+each is the median of several runs (the count is in the table).
+"""
+
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lintel import __version__
+from lintel.build import build
+from lintel.emulator.background import BackgroundEmulator
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from esp_images import merged_firmware  # noqa: E402 -- the tests' stand-in firmware images
+
+RESULTS = Path(__file__).parent / "results"
+BOARD = "esp32s3-epd75"
+# A published ESP32-S3 MicroPython with LVGL is about 2 MiB of app. No real one can be fetched
+# here, so the full-image figures use 2 MiB of real machine code (the Unix port's own binary)
+# as a stand-in with a similar compression ratio.
+STAND_IN_APP_BYTES = 2 << 20
+
+
+def stand_in_base_firmware(tmp: Path) -> Path:
+    import micropython_run
+
+    code = Path(micropython_run.__file__).read_bytes()
+    middle = len(code) // 2 - STAND_IN_APP_BYTES // 2
+    path = tmp / "stand-in-micropython.bin"
+    path.write_bytes(merged_firmware(app_payload=code[middle:middle + STAND_IN_APP_BYTES]))
+    return path
+
+
+def median_of(runs: int, fn) -> tuple[float, int]:
+    return statistics.median(fn() for _ in range(runs)), runs
+
+
+def bench_build(tmp: Path) -> list[dict]:
+    rows = []
+    for name in (BOARD, "esp32s3-lcd43"):
+
+        def once(name=name):
+            out = tmp / f"build-{name}"
+            shutil.rmtree(out, ignore_errors=True)
+            start = time.perf_counter()
+            build(name, out)
+            return time.perf_counter() - start
+
+        seconds, runs = median_of(3, once)
+        rows.append({"figure": f"image build, {name}", "value": round(seconds, 3), "unit": "s",
+                     "runs": runs})
+    return rows
+
+
+def bench_write_flash(tmp: Path, image: Path) -> list[dict]:
+    rows = []
+    size = image.stat().st_size
+    modes = [("stub, -z", [], ["-z"]), ("stub, no compression", [], ["--no-compress"]),
+             ("ROM (--no-stub), -z", ["--no-stub"], ["-z"]),
+             ("ROM (--no-stub), no compression", ["--no-stub"], ["--no-compress"])]
+    for label, loader, compression in modes:
+        work = tmp / f"flash-{len(rows)}"
+        work.mkdir()
+        flash = work / "flash.bin"
+        shutil.copyfile(image, flash)
+        emu = BackgroundEmulator(flash, work)
+        try:
+            start = time.perf_counter()
+            out = emu.esptool(*loader, "write-flash", *compression, "0x0", str(image),
+                              timeout=900)
+            seconds = time.perf_counter() - start
+        finally:
+            emu.stop()
+        if out.returncode != 0:
+            raise SystemExit(f"bench: esptool write-flash ({label}) failed:\n{out.stdout}")
+        rows.append({"figure": f"esptool write-flash, full {size >> 20} MiB image, {label}",
+                     "value": round(seconds, 2), "unit": "s",
+                     "rate_kB_s": round(size / 1000 / seconds, 1), "runs": 1})
+    return rows
+
+
+def bench_cold_boot(tmp: Path, image: Path) -> dict:
+    flash = tmp / "boot.bin"
+    shutil.copyfile(image, flash)
+
+    def once():
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "lintel", "emulate", "--flash", str(flash),
+                                 "--once", "--log", "-"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+        for line in proc.stdout:
+            if line.startswith("Lintel "):
+                elapsed = time.perf_counter() - start
+                break
+        else:
+            raise SystemExit("bench: the emulated panel never printed its banner")
+        proc.wait(60)
+        proc.stdout.close()
+        return elapsed * 1000
+
+    ms, runs = median_of(5, once)
+    return {"figure": "emulator cold boot to the app's first console line", "value": round(ms),
+            "unit": "ms", "runs": runs}
+
+
+def bench_fs_cp(tmp: Path, image: Path) -> dict:
+    flash = tmp / "cp.bin"
+    shutil.copyfile(image, flash)
+    payload = tmp / "64k.bin"
+    payload.write_bytes(bytes(range(256)) * 256)
+    emu = BackgroundEmulator(flash, tmp, speed=1)
+    try:
+        emu.wait_for("state: not configured")
+
+        def once():
+            start = time.perf_counter()
+            out = emu.mpremote("fs", "cp", str(payload), ":64k.bin")
+            if out.returncode != 0:
+                raise SystemExit(f"bench: mpremote fs cp failed: {out.stderr}")
+            return time.perf_counter() - start
+
+        seconds, runs = median_of(3, once)
+    finally:
+        emu.stop()
+    return {"figure": "mpremote fs cp of a 64 KiB file to the panel", "value": round(seconds, 2),
+            "unit": "s", "rate_kB_s": round(65.536 / seconds, 1), "runs": runs}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="lintel-bench-") as name:
+        tmp = Path(name)
+        rows = bench_build(tmp)
+        full = tmp / "full"
+        build(BOARD, full, base_firmware=stand_in_base_firmware(tmp))
+        image = full / "flash.bin"
+        rows += bench_write_flash(tmp, image)
+        rows.append(bench_cold_boot(tmp, image))
+        rows.append(bench_fs_cp(tmp, image))
+    width = max(len(r["figure"]) for r in rows)
+    print(f"{'figure':<{width}}  {'value':>9}  unit  {'kB/s':>8}  runs")
+    for r in rows:
+        rate = f"{r['rate_kB_s']:>8}" if "rate_kB_s" in r else " " * 8
+        print(f"{r['figure']:<{width}}  {r['value']:>9}  {r['unit']:<4}  {rate}  {r['runs']}")
+    RESULTS.mkdir(exist_ok=True)
+    notes = [
+        "full image: a stand-in base firmware (bootloader and 2 MiB of real machine code as the "
+        "app; no real MicroPython build can be fetched here), the partition table and the vfs",
+        "esptool formats every packet it sends even without --trace; on this machine that, not "
+        "the emulator, sets the write-flash times",
+        "mpremote fs cp: 256-byte chunks, one raw-paste exec each, as mpremote does on a panel",
+    ]
+    print()
+    for note in notes:
+        print(f"note: {note}")
+    report = {"lintel": __version__, "python": platform.python_version(),
+              "machine": platform.machine(), "results": rows, "notes": notes}
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten: {RESULTS / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()
