@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="folder for the chip's RTC memory and the emulator's controls "
                         "(default: a temporary folder)")
     p.add_argument("--log", metavar="FILE", help="copy the console's output to FILE ('-': stdout)")
-    p.add_argument("--trace", action="store_true", help="print every ROM loader packet")
+    p.add_argument("--trace", action="store_true",
+                   help="print every console read and write and every ROM loader packet")
 
 
 def _mac(args) -> bytes:
@@ -66,8 +67,9 @@ def run(args) -> int:
         log = sys.stdout.buffer
     elif args.log:
         log = open(args.log, "ab")  # noqa: SIM115 -- open for the emulator's whole life
+    trace = (lambda line: print(line, file=sys.stderr, flush=True)) if args.trace else None
     options = Options(speed=args.speed, once=args.once, heap=args.heap, mac=_mac(args),
-                      ap_ssid=args.ap_ssid, ap_psk=args.ap_psk, log=log)
+                      ap_ssid=args.ap_ssid, ap_psk=args.ap_psk, log=log, trace=trace)
     panel = EmulatedPanel(board, flash, state, options)
     loader = None
     try:
@@ -77,9 +79,9 @@ def run(args) -> int:
         if args.rom_port is not None:
             from lintel.emulator.rom_loader import RomLoader
 
-            trace = (lambda line: print(f"rom: {line}", file=sys.stderr)) if args.trace else None
             loader = RomLoader(flash, options.mac, on_enter=panel.enter_download_mode,
-                               on_exit=panel.leave_download_mode, trace=trace)
+                               on_exit=panel.leave_download_mode,
+                               trace=trace and (lambda line: trace(f"rom: {line}")))
             try:
                 port = loader.serve("127.0.0.1", args.rom_port)
             except OSError as e:

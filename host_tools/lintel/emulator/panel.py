@@ -50,6 +50,7 @@ class Options:
     ap_ssid: str = "lintel-lab"
     ap_psk: str = "not-a-real-psk"
     log: object = None  # a binary file that receives everything the console prints
+    trace: object = None  # a callable that receives one line per console read and write
 
 
 class EmulatedPanel:
@@ -248,6 +249,8 @@ class EmulatedPanel:
             data = os.read(self.master, 4096)
         except (BlockingIOError, OSError):
             return
+        if self.opt.trace:
+            self.opt.trace(f"console <- {data!r}")
         if self._download:
             return  # the chip is in the ROM loader; the firmware's console is gone
         if self._child is None and self._boot_env.get("RESET_CAUSE") == "deep_sleep":
@@ -289,6 +292,8 @@ class EmulatedPanel:
         return count[0]
 
     def _to_console(self, data: bytes) -> None:
+        if self.opt.trace:
+            self.opt.trace(f"console -> {data!r}")
         if self.opt.log is not None:
             self.opt.log.write(data)
             self.opt.log.flush()
@@ -302,7 +307,8 @@ class EmulatedPanel:
         if self.opt.log is not None:
             self.opt.log.write(f"[lintel emulate] {text}\n".encode())
             self.opt.log.flush()
-        print(f"emulator: {text}", file=sys.stderr, flush=True)
+        if self.opt.log is not sys.stdout.buffer:
+            print(f"emulator: {text}", file=sys.stderr, flush=True)
 
     # -- host-side chip state (RTC memory, sleep request, watchdog deadline) --------------
 
