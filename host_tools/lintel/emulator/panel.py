@@ -6,6 +6,7 @@ the process as the chip would, and hands the chip to the ROM loader when esptool
 """
 
 import array
+import ctypes
 import fcntl
 import json
 import os
@@ -37,6 +38,7 @@ EXIT_HARD_RESET = 82
 EXIT_DEEP_SLEEP = 83
 
 CTRL_C = 0x03
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _CRASH_RESTART_S = 1.0  # a crashed firmware restarts after this, as the chip's panic handler
 _TICK_S = 0.2  # how often the watchdog is looked at
 
@@ -160,7 +162,7 @@ class EmulatedPanel:
         cmd = [str(MICROPYTHON), "-X", f"heapsize={self.opt.heap}", str(PORT_MAIN)]
         self._child = subprocess.Popen(
             cmd, stdin=self._stdin_r, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
         self._ready = False
         self._sigint_unacked = False
@@ -250,7 +252,8 @@ class EmulatedPanel:
         except (BlockingIOError, OSError):
             return
         if self.opt.trace:
-            self.opt.trace(f"console <- {data!r}")
+            # Only the length: what a host types can be a secret (a key being provisioned).
+            self.opt.trace(f"console <- {len(data)} bytes")
         if self._download:
             return  # the chip is in the ROM loader; the firmware's console is gone
         if self._child is None and self._boot_env.get("RESET_CAUSE") == "deep_sleep":
@@ -346,6 +349,13 @@ class EmulatedPanel:
             os.read(self._wake_r, 4096)
         except BlockingIOError:
             pass
+
+
+def _die_with_parent() -> None:
+    # The chip loses power with the emulator: a killed emulator (a power-cut test) must not
+    # leave its firmware running and writing to the flash file.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _nonblocking(fd: int) -> None:

@@ -1,0 +1,115 @@
+"""`lintel config check|seal|push`: a technician's panel.toml, checked, sealed and delivered.
+
+push: validate and resolve the file, seal it with the panel's key (docs/sealed-config.md), write
+it to a temporary file on the panel over the raw REPL, and let the panel check its hash and
+open it before an atomic rename makes it the configuration (firmware/service.py). A power cut
+at any point leaves the old configuration or the new one.
+"""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from lintel import configfile, inventory, seal
+from lintel.errors import LintelError
+from lintel.link import PanelLink, find_port
+
+PANEL_TMP = "/cfg/config.sealed.tmp"
+
+
+def add_arguments(p) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = sub.add_parser("check", help="validate a panel.toml offline")
+    check.add_argument("file", type=Path)
+    sealp = sub.add_parser("seal", help="seal a panel.toml for one panel, to push later")
+    sealp.add_argument("file", type=Path)
+    sealp.add_argument("--device", required=True, help="the panel id (lintel inventory)")
+    sealp.add_argument("--out", required=True, type=Path)
+    push = sub.add_parser("push", help="seal a panel.toml for a panel and install it there")
+    push.add_argument("file", type=Path, help="a panel.toml, or a file made by `config seal`")
+    push.add_argument("--port", help="the panel's serial port (default: the only panel on USB)")
+    push.add_argument("--no-restart", action="store_true",
+                      help="leave the panel in its REPL instead of restarting it")
+
+
+def run(args) -> int:
+    if args.action == "check":
+        return _check(args.file)
+    if args.action == "seal":
+        sealed = seal_for(args.file, args.device.lower())
+        args.out.write_bytes(sealed)
+        print(f"sealed {args.file} for panel {args.device}: {args.out} ({len(sealed)} bytes)")
+        return 0
+    return _push(args)
+
+
+def _check(path: Path) -> int:
+    problems = configfile.check(path)
+    for problem in problems:
+        where = f"{path}:{problem.line}" if problem.line else str(path)
+        print(f"{where}: {problem.key}: {problem.message}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{path}: ok")
+    return 0
+
+
+def seal_for(path: Path, device: str) -> bytes:
+    config = configfile.load(path)
+    wanted = configfile.resolve(config)
+    target = (wanted.get("panel") or {}).get("device")
+    if target and target.lower() != device:
+        raise LintelError(f"{path} is for panel {target}, not for panel {device}")
+    key, key_id = inventory.key_of(device)
+    plain = json.dumps(wanted, separators=(",", ":"), sort_keys=True).encode()
+    return seal.seal(key, key_id, seal.KIND_CONFIG, plain)
+
+
+def _room(path: Path) -> str:
+    try:
+        mailbox = configfile.resolve(configfile.load(path))["room"]["mailbox"]
+        return mailbox.get("name") or mailbox["address"]
+    except (LintelError, KeyError, TypeError):
+        return "?"
+
+
+def push(panel: PanelLink, sealed: bytes, progress=None) -> dict:
+    """Deliver sealed bytes and have the panel install them; return the panel's answer."""
+    panel.call("open_storage")
+    panel.write_file(PANEL_TMP, sealed, progress)
+    return panel.call("install_config", PANEL_TMP, hashlib.sha256(sealed).hexdigest())
+
+
+def _push(args) -> int:
+    raw = _read(args.file)
+    already_sealed = raw.startswith(seal.MAGIC)
+    if not already_sealed:
+        configfile.load(args.file)  # every problem of the file, before touching a panel
+    port = find_port(args.port)
+    with PanelLink(port) as panel:
+        info = panel.call("info")
+        device = info["device"]
+        if not info["key_id"]:
+            raise LintelError(f"panel {device} has no key yet: run `lintel provision` first")
+        sealed = raw if already_sealed else seal_for(args.file, device)
+        answer = push(panel, sealed)
+        if answer.get("result") != "ok":
+            raise LintelError(f"panel {device} refused the configuration: "
+                              f"{answer.get('message')}")
+        record = inventory.get(device) or {"device": device}
+        record["last_push"] = {"at": inventory.now(), "file": str(args.file),
+                               "room": "?" if already_sealed else _room(args.file),
+                               "sha256": hashlib.sha256(sealed).hexdigest()}
+        inventory.put(record)
+        if not args.no_restart:
+            panel.reset()
+    print(f"panel {device} accepted the configuration: {answer.get('summary')}")
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise LintelError(f"cannot read {path}: {e.strerror}") from None
