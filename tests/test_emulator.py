@@ -101,9 +101,10 @@ def test_mpremote_run_soft_reset_and_reset(panel, tmp_path):
     assert out.stdout.strip() == "False"
     assert "MPY: soft reboot" in panel.console_text()
     # A hard reset goes through the ROM again and runs main.py.
+    mark = panel.mark()
     assert panel.mpremote("reset").returncode == 0
-    panel.wait_for("rst:0xc (RTC_SW_CPU_RST)")
-    panel.wait_for("software reset, wake")
+    panel.wait_for("rst:0xc (RTC_SW_CPU_RST)", since=mark)
+    panel.wait_for("software reset, wake", since=mark)
 
 
 def test_esptool_reads_the_mac_and_chip(panel):
@@ -139,11 +140,12 @@ def test_esptool_write_flash_of_a_rebuilt_vfs_boots_the_new_content(
     manifest = json.loads((out_dir / "manifest.json").read_text())
     vfs = next(p for p in manifest["parts"] if p["name"] == "vfs")
     options = [*loader, "write-flash", *compression, hex(vfs["offset"]), str(out_dir / "vfs.bin")]
+    mark = panel.mark()
     out = panel.esptool(*options)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "verified" in out.stdout.lower()
     assert ("compressed)" in out.stdout) == (compression == ["-z"])
-    panel.wait_for("rst:0x1 (POWERON)")
+    panel.wait_for("rst:0x1 (POWERON)", since=mark)
     out = panel.mpremote("exec", "import greeting; print(greeting.MESSAGE)")
     assert out.stdout.strip() == "new vfs written by esptool", out.stderr
 

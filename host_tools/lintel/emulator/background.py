@@ -42,11 +42,15 @@ class BackgroundEmulator:
     def console_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def wait_for(self, text: str, timeout: float = 15) -> str:
+    def mark(self) -> int:
+        """A place in the console's output; wait_for(..., since=mark) looks only after it."""
+        return len(self.console_text())
+
+    def wait_for(self, text: str, timeout: float = 15, since: int = 0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if text in self.console_text():
-                return self.console_text()
+            if text in self.console_text()[since:]:
+                return self.console_text()[since:]
             time.sleep(0.05)
         raise LintelError(f"{text!r} never appeared on the console:\n{self.console_text()}")
 
