@@ -5,6 +5,7 @@ each is the median of several runs (the count is in the table).
 """
 
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -135,16 +136,63 @@ def bench_fs_cp(tmp: Path, image: Path) -> dict:
             "unit": "s", "rate_kB_s": round(65.536 / seconds, 1), "runs": runs}
 
 
+def _timed_lintel(*args: str, env: dict) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "lintel", *args], capture_output=True, text=True,
+                          env=env, timeout=600)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: lintel {' '.join(args)} failed: {proc.stderr}")
+    return time.perf_counter() - start
+
+
+def bench_technician(tmp: Path, image: Path, base_firmware: Path) -> list[dict]:
+    """What a technician waits for per panel: key, configuration, application update."""
+    work = tmp / "technician"
+    work.mkdir()
+    flash = work / "flash.bin"
+    shutil.copyfile(image, flash)
+    env = {**os.environ, "LINTEL_HOME": str(work / "home")}
+    example = ROOT / "examples" / "panel.toml"
+    emu = BackgroundEmulator(flash, work)
+    try:
+        link = str(emu.link)
+        rom = f"socket://127.0.0.1:{emu.port}"
+        provision, runs = median_of(3, lambda: _timed_lintel(
+            "provision", "--port", link, "--replace", env=env))
+        push, _ = median_of(3, lambda: _timed_lintel(
+            "config", "push", str(example), "--port", link, "--no-restart", env=env))
+        base = ("--base-firmware", str(base_firmware))
+        app_only = _timed_lintel("flash", "--board", BOARD, *base, "--port", rom, "--console",
+                                 link, "--app-only", env=env)
+        emu.wait_for("state: configured")
+        full = _timed_lintel("flash", "--board", BOARD, *base, "--port", rom, env=env)
+    finally:
+        emu.stop()
+    return [
+        {"figure": "lintel provision (new key, stored and verified)", "value": round(provision, 2),
+         "unit": "s", "runs": runs},
+        {"figure": "lintel config push of examples/panel.toml", "value": round(push, 2),
+         "unit": "s", "runs": runs},
+        {"figure": "lintel flash --app-only (build + vfs write, keeps key and config)",
+         "value": round(app_only, 2), "unit": "s", "runs": 1},
+        {"figure": "lintel flash, whole image (build + 8 MiB write, stand-in base firmware)",
+         "value": round(full, 2),
+         "unit": "s", "runs": 1},
+    ]
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lintel-bench-") as name:
         tmp = Path(name)
         rows = bench_build(tmp)
         full = tmp / "full"
-        build(BOARD, full, base_firmware=stand_in_base_firmware(tmp))
+        base_firmware = stand_in_base_firmware(tmp)
+        build(BOARD, full, base_firmware=base_firmware)
         image = full / "flash.bin"
         rows += bench_write_flash(tmp, image)
         rows.append(bench_cold_boot(tmp, image))
         rows.append(bench_fs_cp(tmp, image))
+        rows += bench_technician(tmp, tmp / f"build-{BOARD}" / "flash.bin", base_firmware)
     width = max(len(r["figure"]) for r in rows)
     print(f"{'figure':<{width}}  {'value':>9}  unit  {'kB/s':>8}  runs")
     for r in rows:

@@ -7,7 +7,6 @@ at any point leaves the old configuration or the new one.
 """
 
 import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -45,25 +44,23 @@ def run(args) -> int:
 
 
 def _check(path: Path) -> int:
-    problems = configfile.check(path)
-    for problem in problems:
-        where = f"{path}:{problem.line}" if problem.line else str(path)
-        print(f"{where}: {problem.key}: {problem.message}", file=sys.stderr)
-    if problems:
+    try:
+        config = configfile.load(path)
+    except configfile.ConfigErrors as e:
+        for problem in e.problems:
+            print(problem.format(str(path)), file=sys.stderr)
         return 1
+    for warning in config.warnings:
+        print(f"warning: {warning.format(str(path))}", file=sys.stderr)
     print(f"{path}: ok")
     return 0
 
 
 def seal_for(path: Path, device: str) -> bytes:
     config = configfile.load(path)
-    wanted = configfile.resolve(config)
-    target = (wanted.get("panel") or {}).get("device")
-    if target and target.lower() != device:
-        raise LintelError(f"{path} is for panel {target}, not for panel {device}")
+    configfile.check_device(config, device)
     key, key_id = inventory.key_of(device)
-    plain = json.dumps(wanted, separators=(",", ":"), sort_keys=True).encode()
-    return seal.seal(key, key_id, seal.KIND_CONFIG, plain)
+    return seal.seal(key, key_id, seal.KIND_CONFIG, configfile.encode(configfile.resolve(config)))
 
 
 def _room(path: Path) -> str:
