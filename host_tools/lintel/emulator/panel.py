@@ -91,12 +91,15 @@ class EmulatedPanel:
         try:
             while not self._stopping:
                 now = time.monotonic()
-                if self._child is None and not self._download and self._restart_at is not None \
-                        and now >= self._restart_at:
-                    self._spawn()
                 timeout = _TICK_S
-                if self._child is None and self._restart_at is not None:
-                    timeout = max(0.0, min(timeout, self._restart_at - now))
+                # The ROM loader's thread changes these together, under the lock.
+                with self._lock:
+                    if self._child is None and not self._download \
+                            and self._restart_at is not None:
+                        if now >= self._restart_at:
+                            self._spawn()
+                        else:
+                            timeout = min(timeout, self._restart_at - now)
                 for key, _ in self._sel.select(timeout):
                     key.data()
                 self._check_watchdog()
@@ -132,10 +135,10 @@ class EmulatedPanel:
     def leave_download_mode(self) -> None:
         """Reset the chip into the firmware as now written (the EN pin: a power-on reset)."""
         with self._lock:
-            self._download = False
             self._power_on_state()
             self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "power_on"}
             self._restart_at = 0.0
+            self._download = False
         self._poke()
 
     def _check_download(self) -> None:
@@ -160,6 +163,8 @@ class EmulatedPanel:
             "MICROPYPATH": str(UNIX_BOARD),
         })
         cmd = [str(MICROPYTHON), "-X", f"heapsize={self.opt.heap}", str(PORT_MAIN)]
+        if self.opt.trace:
+            self.opt.trace(f"boot {self._boot_env}")
         self._child = subprocess.Popen(
             cmd, stdin=self._stdin_r, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
             start_new_session=True, preexec_fn=_die_with_parent,
