@@ -239,3 +239,65 @@ def test_tools_given_a_port_with_no_panel_say_so_in_one_line(tmp_path):
         line = one_error_line(run_lintel(*verb, "--port", tmp_path / "no-such-port",
                                          check=False))
         assert "cannot open" in line
+
+
+def test_config_check_says_ok_or_names_every_problem(tmp_path):
+    out = run_lintel("config", "check", EXAMPLE)
+    assert out.stdout.strip() == f"{EXAMPLE}: ok"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text()
+                   .replace('clock = 24', 'clock = 13')
+                   .replace("[wifi]", "[wifi]\npks = 'typo'", 1))
+    proc = run_lintel("config", "check", bad, check=False)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 2, proc.stderr
+    assert any(": wifi.pks: " in line for line in lines)
+    assert any(": locale.clock: " in line for line in lines)
+    assert all(line.startswith(f"{bad}:") for line in lines)
+
+
+def test_monitor_streams_the_console(panel):
+    # At --speed 1000 the unconfigured panel wakes about once a second and says so.
+    out = run_lintel("monitor", "--port", panel.link, "--config", EXAMPLE, "--seconds", "3")
+    assert "state: not configured" in out.stdout
+
+
+def test_the_monitor_blanks_secrets():
+    from lintel.monitor import REDACTED, Redactor
+
+    secrets = configfile.secrets(configfile.load(EXAMPLE))
+    redact = Redactor(secrets)
+    for secret in secrets:
+        assert redact(f"joined with {secret} ok") == f"joined with {REDACTED} ok"
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmYWtlLXRlc3QifQ.ZmFrZS1zaWduYXR1cmUtZm9yLXRlc3Rz"
+    assert redact(f"token {jwt}") == f"token {REDACTED}"
+    assert redact("Authorization: Bearer fake.token-value") == f"Authorization: Bearer {REDACTED}"
+    assert redact('{"refresh_token": "fake-refresh"}') == f'{{"refresh_token": "{REDACTED}"}}'
+    assert redact("key " + "ab" * 32) == f"key {REDACTED}"
+    assert redact("state: configured | room Boardroom") == "state: configured | room Boardroom"
+
+
+def test_the_panel_port_is_found_by_its_usb_identity(monkeypatch, capsys):
+    # No USB panel can be plugged in here; the enumeration pyserial returns is stood in for.
+    from serial.tools import list_ports_common
+
+    from lintel import link
+
+    def port(device, vid, pid):
+        info = list_ports_common.ListPortInfo(device, skip_link_detection=True)
+        info.vid, info.pid, info.serial_number = vid, pid, "FAKE-SERIAL"
+        return info
+
+    ports = [port("/dev/ttyS0", None, None), port("/dev/ttyUSB0", 0x10C4, 0xEA60),
+             port("/dev/ttyACM0", 0x303A, 0x4001)]
+    monkeypatch.setattr(link.serial.tools.list_ports, "comports", lambda: ports)
+    assert link.find_port(None) == "/dev/ttyACM0"
+    assert "MicroPython USB CDC" in capsys.readouterr().out
+    ports.append(port("/dev/ttyACM1", 0x303A, 0x1001))
+    with pytest.raises(LintelError, match="several panels on USB: /dev/ttyACM0 .*/dev/ttyACM1"):
+        link.find_port(None)
+    ports[:] = ports[:2]
+    with pytest.raises(LintelError, match="no panel found on USB"):
+        link.find_port(None)
+    assert link.find_port("/dev/ttyX") == "/dev/ttyX"
