@@ -19,6 +19,7 @@ COMMANDS = {
     "monitor": ("lintel.monitor", "show a panel's log, secrets redacted"),
     "secure": ("lintel.secure", "plan and burn flash encryption and secure boot"),
     "emulate": ("lintel.emulator.cli", "boot an image in the emulated panel"),
+    "tenant": ("lintel.tenant.cli", "run a local fake Microsoft 365 tenant for the emulator"),
 }
 
 
