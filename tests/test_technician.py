@@ -301,3 +301,11 @@ def test_the_panel_port_is_found_by_its_usb_identity(monkeypatch, capsys):
     with pytest.raises(LintelError, match="no panel found on USB"):
         link.find_port(None)
     assert link.find_port("/dev/ttyX") == "/dev/ttyX"
+
+
+def test_a_panel_without_lintel_is_told_apart(panel):
+    # A panel with MicroPython but no Lintel application: service.py is not there.
+    out = panel.mpremote("fs", "rm", ":service.mpy")
+    assert out.returncode == 0, out.stderr
+    line = one_error_line(run_lintel("provision", "--port", panel.link, check=False))
+    assert "runs MicroPython but not Lintel" in line

@@ -87,7 +87,13 @@ class PanelLink:
     def call(self, function: str, *args) -> dict:
         """Call firmware/service.py and return its JSON answer."""
         code = f"import service\nservice.{function}({', '.join(map(repr, args))})"
-        out = self.exec(code).strip().splitlines()
+        try:
+            out = self.exec(code).strip().splitlines()
+        except LintelError as e:
+            if "no module named 'service'" in str(e):
+                raise LintelError(f"{self.port}: the panel runs MicroPython but not Lintel: "
+                                  f"flash the whole image first") from None
+            raise
         try:
             return json.loads(out[-1])
         except (IndexError, ValueError):
