@@ -3,9 +3,13 @@
 Each module runs once, in the real Unix-port MicroPython, through runner.py; every test_*
 function becomes one pytest item. The board/unix stand-ins (machine, network, esp32) and the
 firmware tree are on MICROPYPATH; LINTEL_FLASH is a fresh copy of a built epd75 image and
-LINTEL_STATE an empty folder, as the emulator would give them.
+LINTEL_STATE an empty folder, as the emulator would give them. Modules named test_http* also
+get LINTEL_HTTP_TEST: the configuration file (ports, CA files) of tests/http_server.py,
+started once per session.
 """
 
+import atexit
+import functools
 import os
 import shutil
 import subprocess
@@ -56,6 +60,8 @@ class MicroPythonModule(pytest.File):
             "LINTEL_STATE": str(tmp / "state"),
             "LINTEL_TEST_BOARD_JSON": str(BOARD_DIR / "esp32s3-epd75" / "board.json"),
         })
+        if self.path.stem.startswith("test_http"):
+            env["LINTEL_HTTP_TEST"] = http_test_server()
         proc = subprocess.run(
             [str(MICROPYTHON), "-X", "heapsize=512K", str(HERE / "runner.py"), self.path.stem],
             env=env, capture_output=True, text=True, timeout=120, cwd=tmp,
@@ -76,6 +82,18 @@ class MicroPythonModule(pytest.File):
             raise RuntimeError(
                 f"MicroPython runner failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
         return results
+
+
+@functools.cache
+def http_test_server() -> str:
+    """Start tests/http_server.py once per session; the path of its configuration file."""
+    from http_server import TestServer
+
+    server = TestServer().start()
+    atexit.register(server.stop)
+    path = server.folder / "config.json"
+    server.write_config(path)
+    return str(path)
 
 
 class MicroPythonTest(pytest.Item):
