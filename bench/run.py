@@ -21,6 +21,7 @@ from lintel.emulator.background import BackgroundEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+import http_bench  # noqa: E402 -- bench/http_bench.py, beside this file
 from esp_images import merged_firmware  # noqa: E402 -- the tests' stand-in firmware images
 
 RESULTS = Path(__file__).parent / "results"
@@ -212,7 +213,9 @@ def main() -> None:
     report = {"lintel": __version__, "python": platform.python_version(),
               "machine": platform.machine(), "results": rows, "notes": notes}
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten: {RESULTS / 'latest.json'}")
+    print(f"\nwritten: {RESULTS / 'latest.json'}\n")
+    # The panel's HTTP client against micropython-lib requests (../shared/BASELINES.md).
+    http_bench.main()
 
 
 if __name__ == "__main__":
