@@ -72,7 +72,8 @@ def test_mpremote_files_land_in_the_flash_file_and_survive_a_restart(panel, flas
     (tmp_path / "again").mkdir()
     again = Emulator(flash, tmp_path / "again")
     try:
-        assert again.mpremote("fs", "cat", ":note.txt").stdout == local.read_text()
+        out = again.mpremote("fs", "cat", ":note.txt")
+        assert out.stdout == local.read_text(), (out.stderr, again.console_text(), again.errors())
         assert again.mpremote("fs", "rm", ":note.txt").returncode == 0
         assert "note.txt" not in again.mpremote("fs", "ls").stdout
     finally:

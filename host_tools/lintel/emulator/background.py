@@ -46,7 +46,7 @@ class BackgroundEmulator:
         """A place in the console's output; wait_for(..., since=mark) looks only after it."""
         return len(self.console_text())
 
-    def wait_for(self, text: str, timeout: float = 15, since: int = 0) -> str:
+    def wait_for(self, text: str, timeout: float = 30, since: int = 0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if text in self.console_text()[since:]:
