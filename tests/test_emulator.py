@@ -7,10 +7,10 @@ import sys
 import time
 
 import pytest
-from littlefs import LittleFS
 
 from helpers import Emulator, built_image, run_lintel
 from lintel import FIRMWARE_DIR
+from lintel.image import read_vfs
 
 
 @pytest.fixture
@@ -28,21 +28,16 @@ def panel(flash, tmp_path):
     emu.stop()
 
 
-def vfs_files(flash_path, board="esp32s3-epd75") -> dict:
+def vfs_part(build_dir) -> dict:
+    """The vfs row of a build's manifest: offset, size, file."""
+    manifest = json.loads((build_dir / "manifest.json").read_text())
+    return next(p for p in manifest["parts"] if p["name"] == "vfs")
+
+
+def vfs_files(flash_path) -> dict:
     """The vfs partition's files as littlefs-python reads them from the flash file."""
-    manifest = json.loads((built_image(board) / "manifest.json").read_text())
-    vfs = next(p for p in manifest["parts"] if p["name"] == "vfs")
-    data = flash_path.read_bytes()[vfs["offset"]:vfs["offset"] + vfs["size"]]
-    fs = LittleFS(block_size=4096, block_count=vfs["size"] // 4096, mount=False)
-    fs.context.buffer = bytearray(data)
-    fs.mount()
-    found = {}
-    for root, _dirs, files in fs.walk("/"):
-        for name in files:
-            path = f"{root.rstrip('/')}/{name}"
-            with fs.open(path, "rb") as f:
-                found[path] = f.read()
-    return found
+    vfs = vfs_part(built_image("esp32s3-epd75"))
+    return read_vfs(flash_path.read_bytes()[vfs["offset"]:vfs["offset"] + vfs["size"]])
 
 
 def test_mpremote_exec_and_eval(panel):
@@ -67,7 +62,7 @@ def test_mpremote_files_land_in_the_flash_file_and_survive_a_restart(panel, flas
     assert out.stdout == "room 4.12: projector lamp replaced\n"
     assert "note.txt" in panel.mpremote("fs", "ls").stdout
     panel.stop()
-    assert vfs_files(flash)["/note.txt"] == local.read_bytes()
+    assert vfs_files(flash)["note.txt"] == local.read_bytes()
 
     (tmp_path / "again").mkdir()
     again = Emulator(flash, tmp_path / "again")
@@ -78,7 +73,7 @@ def test_mpremote_files_land_in_the_flash_file_and_survive_a_restart(panel, flas
         assert "note.txt" not in again.mpremote("fs", "ls").stdout
     finally:
         again.stop()
-    assert "/note.txt" not in vfs_files(flash)
+    assert "note.txt" not in vfs_files(flash)
 
 
 def test_mpremote_copies_64_kib_both_ways(panel, tmp_path):
@@ -138,8 +133,7 @@ def test_esptool_write_flash_of_a_rebuilt_vfs_boots_the_new_content(
     (firmware / "greeting.py").write_text("MESSAGE = 'new vfs written by esptool'\n")
     out_dir = tmp_path / "rebuilt"
     run_lintel("build", "--board", "esp32s3-epd75", "--firmware", firmware, "--out", out_dir)
-    manifest = json.loads((out_dir / "manifest.json").read_text())
-    vfs = next(p for p in manifest["parts"] if p["name"] == "vfs")
+    vfs = vfs_part(out_dir)
     options = [*loader, "write-flash", *compression, hex(vfs["offset"]), str(out_dir / "vfs.bin")]
     mark = panel.mark()
     out = panel.esptool(*options)
@@ -240,8 +234,7 @@ def test_corrupt_flash_files_are_refused_with_words(tmp_path, flash):
 
 
 def test_a_vfs_that_will_not_mount_is_reported_and_the_panel_stays_reachable(flash, tmp_path):
-    manifest = json.loads((built_image("esp32s3-epd75") / "manifest.json").read_text())
-    vfs = next(p for p in manifest["parts"] if p["name"] == "vfs")
+    vfs = vfs_part(built_image("esp32s3-epd75"))
     data = bytearray(flash.read_bytes())
     data[vfs["offset"]:vfs["offset"] + 0x2000] = b"\x00" * 0x2000  # both superblocks gone
     flash.write_bytes(data)

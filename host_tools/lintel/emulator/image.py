@@ -3,11 +3,12 @@
 import json
 from dataclasses import dataclass
 
-from littlefs import LittleFS, LittleFSError
+from littlefs import LittleFSError
 
 from lintel import boards
 from lintel.emulator.flash import Flash
 from lintel.errors import LintelError
+from lintel.image import read_vfs
 from lintel.partitions import TABLE_MAX_SIZE, TABLE_OFFSET, Partition, find, from_binary
 
 
@@ -39,15 +40,14 @@ def inspect(flash: Flash) -> ImageInfo:
             )
     board_name, problem = None, None
     try:
-        fs = LittleFS(block_size=4096, block_count=vfs.size // 4096, mount=False)
-        fs.context.buffer = bytearray(flash.read(vfs.offset, vfs.size))
-        fs.mount()
-        with fs.open("board.json", "r") as f:
-            board_name = boards.from_dict(json.loads(f.read()), where).name
+        board_file = read_vfs(flash.read(vfs.offset, vfs.size)).get("board.json")
     except LittleFSError as e:
         problem = f"the vfs partition at 0x{vfs.offset:x} does not mount as LittleFS2 ({e})"
-    except (LintelError, ValueError):
-        board_name = None  # mounts, but carries no usable board file: --board must say
+    else:
+        try:
+            board_name = boards.from_dict(json.loads(board_file), where).name
+        except (LintelError, TypeError, ValueError):
+            pass  # it mounts, but carries no usable board file: --board must say
     return ImageInfo(parts, vfs, nvs, board_name, problem)
 
 
