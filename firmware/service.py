@@ -42,9 +42,9 @@ def info():
 
 def provision(key_hex, key_id_hex, replace=False):
     board = _board()
-    if board.device_key() is not None and not replace:
-        _reply({"result": "refused", "reason": "has_key",
-                "key_id": board.device_key()[1].hex()})
+    existing = board.device_key()
+    if existing is not None and not replace:
+        _reply({"result": "refused", "reason": "has_key", "key_id": existing[1].hex()})
         return
     key, key_id = bytes.fromhex(key_hex), bytes.fromhex(key_id_hex)
     if len(key) != 32 or len(key_id) != 8:
@@ -69,8 +69,7 @@ def install_config(tmp_path, sha256_hex):
         if data is None or hashlib.sha256(data).digest().hex() != sha256_hex:
             raise config.Refused("damaged_transfer",
                                  "the file arrived damaged (its hash differs): push again")
-        key = board.device_key()
-        doc = config.open_config(data, *(key or (None, None)))
+        doc = config.open_config(data, board.device_key())
     except config.Refused as e:
         _remove(tmp_path)
         with open(config.REFUSAL_FILE, "w") as f:

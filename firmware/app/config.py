@@ -18,10 +18,12 @@ class Refused(Exception):
         self.message = message
 
 
-def open_config(data, key, key_id):
-    if key is None:
+def open_config(data, device_key):
+    """The configuration in sealed bytes; device_key is the board's (key, key id) or None."""
+    if device_key is None:
         raise Refused("not_provisioned",
                       "this panel has no key yet: run lintel provision, then push again")
+    key, key_id = device_key
     try:
         plain = seal.open_sealed(key, key_id, seal.KIND_CONFIG, data)
     except seal.SealError as e:

@@ -27,7 +27,7 @@ def _load(board):
               "`lintel config push panel.toml --port PORT`" % board.device_id)
         return None
     try:
-        doc = config.open_config(data, *(board.device_key() or (None, None)))
+        doc = config.open_config(data, board.device_key())
     except config.Refused as e:
         print("state: configuration unusable (%s) | %s" % (e.reason, e.message))
         return None

@@ -36,7 +36,7 @@ def run(args) -> int:
     if args.action == "check":
         return _check(args.file)
     if args.action == "seal":
-        sealed = seal_for(args.file, args.device.lower())
+        sealed, _ = seal_for(configfile.load(args.file), args.device.lower())
         args.out.write_bytes(sealed)
         print(f"sealed {args.file} for panel {args.device}: {args.out} ({len(sealed)} bytes)")
         return 0
@@ -56,19 +56,12 @@ def _check(path: Path) -> int:
     return 0
 
 
-def seal_for(path: Path, device: str) -> bytes:
-    config = configfile.load(path)
+def seal_for(config: configfile.Config, device: str) -> tuple[bytes, dict]:
+    """The configuration resolved and sealed for one panel; and the resolved document."""
     configfile.check_device(config, device)
     key, key_id = inventory.key_of(device)
-    return seal.seal(key, key_id, seal.KIND_CONFIG, configfile.encode(configfile.resolve(config)))
-
-
-def _room(path: Path) -> str:
-    try:
-        mailbox = configfile.resolve(configfile.load(path))["room"]["mailbox"]
-        return mailbox.get("name") or mailbox["address"]
-    except (LintelError, KeyError, TypeError):
-        return "?"
+    document = configfile.resolve(config)
+    return seal.seal(key, key_id, seal.KIND_CONFIG, configfile.encode(document)), document
 
 
 def push(panel: PanelLink, sealed: bytes, progress=None) -> dict:
@@ -80,23 +73,27 @@ def push(panel: PanelLink, sealed: bytes, progress=None) -> dict:
 
 def _push(args) -> int:
     raw = _read(args.file)
-    already_sealed = raw.startswith(seal.MAGIC)
-    if not already_sealed:
-        configfile.load(args.file)  # every problem of the file, before touching a panel
+    # A panel.toml is checked whole before any panel is touched; a sealed file goes as it is.
+    config = None if raw.startswith(seal.MAGIC) else configfile.load(args.file)
     port = find_port(args.port)
     with PanelLink(port) as panel:
         info = panel.call("info")
         device = info["device"]
         if not info["key_id"]:
             raise LintelError(f"panel {device} has no key yet: run `lintel provision` first")
-        sealed = raw if already_sealed else seal_for(args.file, device)
+        room = "?"
+        sealed = raw
+        if config is not None:
+            sealed, document = seal_for(config, device)
+            mailbox = document["room"]["mailbox"]
+            room = mailbox["name"] or mailbox["address"]
         answer = push(panel, sealed)
         if answer.get("result") != "ok":
             raise LintelError(f"panel {device} refused the configuration: "
                               f"{answer.get('message')}")
         record = inventory.get(device) or {"device": device}
         record["last_push"] = {"at": inventory.now(), "file": str(args.file),
-                               "room": "?" if already_sealed else _room(args.file),
+                               "room": room,
                                "sha256": hashlib.sha256(sealed).hexdigest()}
         inventory.put(record)
         if not args.no_restart:
