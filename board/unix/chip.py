@@ -17,11 +17,6 @@ def _env(name, default=None):
     return default if value is None else value
 
 
-def _span(name):
-    offset, size = _env(name, "0:0").split(":")
-    return int(offset), int(size)
-
-
 FLASH_PATH = _env("FLASH")
 RESET_CAUSE = _env("RESET_CAUSE", "power_on")  # power_on | hard | soft | deep_sleep | wdt
 WAKE_REASON = _env("WAKE_REASON", "")  # timer | pin | "" (not a deep-sleep wake)
@@ -29,7 +24,6 @@ BOOT = _env("BOOT", "reset")  # reset: the chip was reset | soft: a soft reboot 
 REPL_MODE = _env("REPL_MODE", "friendly")  # after a soft reboot: friendly | raw
 MAC = bytes(int(x, 16) for x in _env("MAC", "7c:df:a1:00:00:01").split(":"))
 SLEPT_MS = int(_env("SLEPT_MS", "0"))  # how long the last deep sleep lasted, emulated time
-CLOCK_OFFSET_MS = int(_env("CLOCK_OFFSET_MS", "0"))  # emulated time minus host time
 
 # The emulator's per-run folder, reached through a VfsPosix object that is never mounted:
 # it opens host paths as given, even after the panel's own filesystem has replaced the host's

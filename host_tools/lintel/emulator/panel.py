@@ -82,6 +82,7 @@ class EmulatedPanel:
         self._download = False  # the ROM loader has the chip
         self._download_ack = threading.Event()
         self._stopping = False
+        self._watchdog_checked = 0.0
         self.exit_status = 0
         self._power_on_state()
 
@@ -239,8 +240,13 @@ class EmulatedPanel:
         self._restart_at = None if restart is None else time.monotonic() + restart
 
     def _check_watchdog(self) -> None:
+        # Once a tick, not once per console chunk: the loop turns for every read and write.
+        now = time.monotonic()
+        if self._child is None or now < self._watchdog_checked + _TICK_S:
+            return
+        self._watchdog_checked = now
         deadline = self._read_state("wdt")
-        if self._child is None or not deadline or time.time() < float(deadline):
+        if not deadline or time.time() < float(deadline):
             return
         self._note("watchdog timeout: resetting")
         self._kill_child()
