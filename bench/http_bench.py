@@ -67,40 +67,27 @@ out(first_ms=times[0] / 1000, kept_ms=sum(times[1:]) / 20000, all_ms=sum(times) 
 """,
 }
 
+# Stream the body through one 1 KiB buffer, noting the heap's growth; BODY is what to read.
+_STREAM_LOOP = """
+buf = memoryview(bytearray(1024))
+gc.collect()
+base = gc.mem_alloc()
+if NO_GC: gc.disable()
+peak = total = 0
+while True:
+    n = BODY.readinto(buf)
+    if not n: break
+    total += n
+    peak = max(peak, gc.mem_alloc() - base)
+gc.enable()
+"""
+
 STREAM = {
-    "lintel": """
-s = ours()
-r = s.get(url("%s"), stream=True)
-buf = memoryview(bytearray(1024))
-gc.collect()
-base = gc.mem_alloc()
-if NO_GC: gc.disable()
-peak = total = 0
-while True:
-    n = r.readinto(buf)
-    if not n: break
-    total += n
-    peak = max(peak, gc.mem_alloc() - base)
-gc.enable()
-out(peak=peak, total=total)
-""",
-    "requests": """
-import requests
-r = requests.get(url("%s"), stream=True)
-buf = memoryview(bytearray(1024))
-gc.collect()
-base = gc.mem_alloc()
-if NO_GC: gc.disable()
-peak = total = 0
-while True:
-    n = r.raw.readinto(buf)
-    if not n: break
-    total += n
-    peak = max(peak, gc.mem_alloc() - base)
-gc.enable()
-r.close()
-out(peak=peak, total=total)
-""",
+    "lintel": 's = ours()\nr = s.get(url("%s"), stream=True)'
+              + _STREAM_LOOP.replace("BODY", "r") + "out(peak=peak, total=total)\n",
+    "requests": 'import requests\nr = requests.get(url("%s"), stream=True)'
+                + _STREAM_LOOP.replace("BODY", "r.raw")
+                + "r.close()\nout(peak=peak, total=total)\n",
 }
 
 CODE = {
