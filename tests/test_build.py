@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from esp_images import merged_firmware
 
-from lintel import FIRMWARE_DIR, boards, image
+from lintel import FIRMWARE_DIR, boards, image, roots
 from lintel.partitions import TABLE_OFFSET, from_binary
 
 BOARDS = ("esp32s3-epd75", "esp32s3-lcd43")
@@ -164,7 +164,8 @@ def test_small_firmware_tree(tmp_path, small_firmware):
     files = image.read_vfs((out / "vfs.bin").read_bytes())
     assert set(files) == {
         "main.py", "boot.py", "app/__init__.mpy", "app/main.mpy", "app/ui/__init__.mpy",
-        "drivers/__init__.mpy", "drivers/epd.mpy", "app/font.bin", "board.json"}
+        "drivers/__init__.mpy", "drivers/epd.mpy", "app/font.bin", "board.json",
+        "certs/roots.der"}
     assert files["main.py"] == (small_firmware / "main.py").read_bytes()
     assert files["app/font.bin"] == (small_firmware / "app" / "font.bin").read_bytes()
     # the source name inside the .mpy is relative to firmware/, not this temporary path
@@ -243,6 +244,70 @@ def test_unix_micropython_mounts_the_image(builds, board, tmp_path):
     assert seen["board"] == board
     from lintel import __version__
     assert seen["version"] == __version__
+
+
+# ---- the public roots ---------------------------------------------------------------------
+
+def split_der(data: bytes) -> list[bytes]:
+    """DER certificates one after another -> the certificates (long-form lengths only)."""
+    out, at = [], 0
+    while at < len(data):
+        assert data[at] == 0x30 and data[at + 1] & 0x80, at
+        count = data[at + 1] & 0x7F
+        size = 2 + count + int.from_bytes(data[at + 2:at + 2 + count], "big")
+        out.append(data[at:at + size])
+        at += size
+    assert at == len(data)
+    return out
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_image_carries_exactly_the_expected_roots(builds, board):
+    out = builds[board][0]
+    files = image.read_vfs((out / "vfs.bin").read_bytes())
+    certs = split_der(files["certs/roots.der"])
+    assert [hashlib.sha256(c).hexdigest() for c in certs] == [r.sha256 for r in roots.ROOTS]
+    assert [hashlib.sha1(c).hexdigest() for c in certs] == [r.sha1 for r in roots.ROOTS]
+    names = {r.name for r in roots.ROOTS}
+    assert names == {
+        "DigiCert Global Root G2", "DigiCert Global Root G3",
+        "Microsoft RSA Root Certificate Authority 2017",
+        "Microsoft ECC Root Certificate Authority 2017",
+        "DigiCert TLS RSA4096 Root G5", "DigiCert TLS ECC P384 Root G5"}
+    assert not names & {name for name, _ in roots.LEFT_OUT}
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_manifest_lists_the_roots(builds, board):
+    out = builds[board][0]
+    m = json.loads((out / "manifest.json").read_text())
+    data = image.read_vfs((out / "vfs.bin").read_bytes())["certs/roots.der"]
+    section = m["roots"]
+    assert section["file"] == "/certs/roots.der" and section["size"] == len(data)
+    assert section["sha256"] == hashlib.sha256(data).hexdigest()
+    assert section["source"].startswith("certifi 20")
+    listed = section["certificates"]
+    assert [(c["name"], c["sha256"]) for c in listed] == [
+        (r.name, r.sha256) for r in roots.ROOTS]
+    for c in listed:
+        der = data[c["offset"]:c["offset"] + c["size"]]
+        assert hashlib.sha256(der).hexdigest() == c["sha256"]
+        assert c["key"] in ("RSA 2048", "RSA 4096", "ECC P-384")
+        assert set(c["clouds"]) <= set(roots.CLOUDS)
+    assert {c["key"] for c in listed} == {"RSA 2048", "RSA 4096", "ECC P-384"}
+    assert {x["name"] for x in section["left_out"]} == {
+        "Baltimore CyberTrust Root", "DigiCert Global Root CA"}
+    (vfs_entry,) = [f for f in m["vfs"]["files"] if f["path"] == "/certs/roots.der"]
+    assert vfs_entry["sha256"] == section["sha256"]
+    assert vfs_entry["source"] == section["source"] + " (lintel/roots.py)"
+
+
+def test_firmware_tree_cannot_bring_its_own_roots(tmp_path, small_firmware):
+    (small_firmware / "certs").mkdir()
+    (small_firmware / "certs" / "roots.der").write_bytes(b"\x30\x00")
+    line = one_line_error(lintel("build", "--board", "esp32s3-epd75", "--out", tmp_path / "o",
+                                 "--firmware", small_firmware))
+    assert "firmware/certs/roots.der would be overwritten" in line
 
 
 # ---- base firmware -----------------------------------------------------------------------

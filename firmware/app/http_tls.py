@@ -1,6 +1,7 @@
 # The HTTP client's TLS (docs/http.md): a CA bundle (PEM or DER, one or more certificates) into
 # a client SSLContext that requires a verified certificate, and mbedTLS's refusals into TlsError
-# reasons. There is no path without verification.
+# reasons. There is no path without verification. ca_bundle() joins the public roots that
+# lintel build puts into the image (/certs/roots.der) with the configuration's tls.extra_ca.
 import binascii
 from micropython import const
 
@@ -9,6 +10,30 @@ from app.http_errors import TlsError
 # mbedTLS error codes as the tls module raises them (OSError(code, name))
 CONN_EOF = const(-0x7280)  # the peer closed TCP without a TLS close_notify
 _MBEDTLS_CA_CHAIN_REQUIRED = const(-0x7680)
+
+# Microsoft's root CAs, DER certificates one after another (host_tools/lintel/roots.py).
+ROOTS_PATH = "/certs/roots.der"
+
+
+def ca_bundle(extra_ca=None, roots=ROOTS_PATH):
+    """The `cadata` for http.Session: the public roots of the image, then `extra_ca`, the
+    configuration's tls.extra_ca (a list of PEM certificates, possibly empty). `roots` is the
+    roots file's path, or its contents already read (bytes, e.g. from the board's storage).
+    Only the roots file is read here (about 5.5 KB); tls_context splits and loads it."""
+    if isinstance(roots, str):
+        try:
+            with open(roots, "rb") as f:
+                roots = f.read()
+        except OSError:
+            roots = None
+    if not roots:
+        raise TlsError("this image has no public root CAs (%s): rebuild it with lintel build "
+                       "and write it to the panel" % ROOTS_PATH, reason="bad_ca")
+    if not extra_ca:
+        return roots
+    if isinstance(extra_ca, (str, bytes)):
+        extra_ca = [extra_ca]
+    return [roots] + list(extra_ca)
 
 
 def der_certificates(cadata):
@@ -78,12 +103,13 @@ def tls_context(cadata):
         raise TlsError("the CA bundle holds no certificate", reason="bad_ca")
     ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
     ctx.verify_mode = tls.CERT_REQUIRED
-    for i, der in enumerate(certs):
+    for i in range(len(certs)):
         try:
-            ctx.load_verify_locations(der)
+            ctx.load_verify_locations(certs[i])
         except (ValueError, OSError):
             raise TlsError("certificate %d of the CA bundle is not a valid X.509 certificate"
                            % (i + 1), reason="bad_ca") from None
+        certs[i] = None  # mbedTLS keeps its own copy: let this one go
     return ctx, len(certs)
 
 

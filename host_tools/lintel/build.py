@@ -3,6 +3,8 @@
 Outputs in --out DIR (docs/image.md): flash.bin (the whole flash), vfs.bin (the vfs partition
 alone), partition-table.bin (the table at 0x8000) and manifest.json (what is where, hashes,
 and the esptool command lines). Same inputs, same bytes: no timestamps, no absolute paths.
+Besides the firmware tree and /board.json, the image carries the public root CAs the panel
+trusts, /certs/roots.der (lintel/roots.py).
 """
 
 import argparse
@@ -13,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lintel import FIRMWARE_DIR, ROOT, __version__, boards, image, mpy
+from lintel import FIRMWARE_DIR, ROOT, __version__, boards, image, mpy, roots
 from lintel.errors import LintelError
 from lintel.partitions import TABLE_OFFSET
 
@@ -123,6 +125,14 @@ def build(board_name: str | Path, out_dir: Path, firmware_dir: Path = FIRMWARE_D
                           "remove it (the build writes /board.json from board/<name>/)")
     files["board.json"] = board_json_bytes(board)
     sources["board.json"] = _display_path(board.path)
+    if roots.IMAGE_PATH in files:
+        raise LintelError(f"firmware/{roots.IMAGE_PATH} would be overwritten by the public "
+                          "roots: remove it (the build writes it from lintel/roots.py)")
+    source, bundle = roots.certifi_source()
+    root_certs = roots.root_certificates(bundle, source)
+    files[roots.IMAGE_PATH] = roots.bundle_bytes(root_certs)
+    sources[roots.IMAGE_PATH] = f"{source} (lintel/roots.py)"
+    roots_entry = roots.manifest_entry(root_certs, source)
 
     vfs_part = board.vfs
     vfs = image.build_vfs(files, vfs_part.size)
@@ -148,14 +158,14 @@ def build(board_name: str | Path, out_dir: Path, firmware_dir: Path = FIRMWARE_D
                      f"flash; changed to {board.flash_size >> 20}MB (SHA-256 digest updated)")
 
     manifest = make_manifest(board, compiler, files, sources, vfs, flash, table, base,
-                             base_firmware, notes)
+                             base_firmware, notes, roots_entry)
     write_outputs(Path(out_dir), flash, vfs.data, table, manifest)
     return BuildResult(board, Path(out_dir), files, sources, vfs, flash, table, manifest,
                        compiled=len(compiled), notes=notes)
 
 
 def make_manifest(board, compiler, files, sources, vfs, flash, table, base, base_path,
-                  notes) -> dict:
+                  notes, roots_entry) -> dict:
     vfs_part = board.vfs
     fw = board.firmware
     return {
@@ -201,6 +211,7 @@ def make_manifest(board, compiler, files, sources, vfs, flash, table, base, base
                 for path in sorted(files)
             ],
         },
+        "roots": roots_entry,
         "commands": {
             "full": f"{ESPTOOL} write-flash 0x0 flash.bin",
             "app": f"{ESPTOOL} write-flash 0x{vfs_part.offset:x} vfs.bin",
@@ -229,11 +240,15 @@ def print_summary(r: BuildResult, seconds: float, stream=sys.stdout) -> None:
     m = r.manifest
     payload = sum(len(d) for d in r.files.values())
     vfs = m["vfs"]
-    copied = len(r.files) - r.compiled - 1
+    copied = len(r.files) - r.compiled - 2  # less /board.json and the roots
+    rts = m["roots"]
     print(f"lintel build: {r.board.name} (MicroPython {m['micropython']}, "
           f".mpy v{m['mpy']['version']}.{m['mpy']['sub_version']})", file=stream)
     print(f"  files:  {r.compiled} compiled to .mpy, {copied} copied as they are, "
-          f"+ /board.json ({len(r.files)} in all, {_kib(payload)})", file=stream)
+          f"+ /board.json, {rts['file']} ({len(r.files)} in all, {_kib(payload)})",
+          file=stream)
+    print(f"  roots:  {len(rts['certificates'])} public root CAs ({rts['size']} bytes, from "
+          f"{rts['source']})", file=stream)
     print(f"  vfs:    {vfs['used_blocks']} of {vfs['block_count']} blocks used "
           f"({100 * vfs['used_blocks'] / vfs['block_count']:.1f}%) "
           f"at 0x{r.board.vfs.offset:x}", file=stream)
