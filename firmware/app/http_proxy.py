@@ -30,7 +30,8 @@ class Proxy:
     def tunnel(self, conn, host, port, timeout_ms):
         """On conn (already connected to the proxy): CONNECT host:port and read the answer.
         Returns when the tunnel is open; raises ProxyError if the proxy says no."""
-        target = ("%s:%d" % (host, port)).encode()
+        # An IPv6 literal goes in brackets (RFC 9110 authority-form), or "::1:443" is ambiguous.
+        target = (("[%s]:%d" if ":" in host else "%s:%d") % (host, port)).encode()
         request = b"CONNECT " + target + b" HTTP/1.1\r\nHost: " + target + b"\r\n"
         if self._auth is not None:
             request += self._auth
@@ -94,6 +95,8 @@ def _parse_url(url):
     host, sep, port = rest.rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError("a proxy URL needs its port: http://host:port")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # http://[::1]:3128: the address itself, for getaddrinfo
     return host, int(port)
 
 

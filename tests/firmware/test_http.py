@@ -528,3 +528,11 @@ def test_module_functions_use_a_default_session():
     finally:
         http.close()
     assert http.session()._pool == {}
+
+
+def test_a_proxy_url_with_an_ipv6_literal_names_the_address():
+    from app import http_proxy
+
+    assert http_proxy._parse_url("http://[::1]:3128") == ("::1", 3128)
+    assert http_proxy._parse_url("http://proxy.contoso.example:3128/") == (
+        "proxy.contoso.example", 3128)
