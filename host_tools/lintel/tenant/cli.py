@@ -1,4 +1,4 @@
-"""`lintel tenant`: a local fake Microsoft 365 tenant (Entra ID v2 today, Graph next) over
+"""`lintel tenant`: a local fake Microsoft 365 tenant (Entra ID v2 and Graph v1.0) over
 HTTPS, for the emulated panel, MSAL and the tests. docs/tenant.md describes it."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, required=True, metavar="P",
                    help="serve HTTPS on 127.0.0.1:P (0: any free port; the ready line says which)")
     p.add_argument("--seed", type=Path, metavar="FILE",
-                   help="the tenant's users, token lifetimes (and later rooms and events) "
+                   help="the tenant's users, token lifetimes, rooms, room lists and events "
                         "(default: the built-in demo office)")
     p.add_argument("--state", type=Path, metavar="DIR",
                    help="folder for the SQLite state, the CA and the keys "

@@ -194,8 +194,8 @@ def validate_seed(seed: dict) -> list[str]:
     if not isinstance(tenant, dict):
         return ["tenant: an object with domain, name and (optionally) id"]
     for k in tenant:
-        if k not in ("id", "domain", "name"):
-            problems.append(f"tenant.{k}: unknown key (known: id, domain, name)")
+        if k not in ("id", "domain", "domains", "name"):
+            problems.append(f"tenant.{k}: unknown key (known: id, domain, domains, name)")
     if "id" in tenant and not _is_guid(tenant["id"]):
         problems.append("tenant.id: a GUID such as \"9188040d-6c67-4c5b-b112-36a304b66dad\"")
     domain = tenant.get("domain", "contoso.onmicrosoft.com")
@@ -203,6 +203,11 @@ def validate_seed(seed: dict) -> list[str]:
         problems.append("tenant.domain: a domain name such as \"contoso.onmicrosoft.com\"")
     if "name" in tenant and not isinstance(tenant["name"], str):
         problems.append("tenant.name: a string")
+    extra = tenant.get("domains", [])
+    if not isinstance(extra, list) or not all(
+            isinstance(d, str) and "." in d and "/" not in d for d in extra):
+        problems.append("tenant.domains: a list of further verified domains such as "
+                        "[\"contoso.example\"] (usable in URLs like the tenant's domain)")
     users = seed.get("users")
     if not isinstance(users, list) or not users:
         return problems + ["users: a list with at least the service account"]
@@ -248,7 +253,7 @@ def apply_seed(t: Tenant, seed: dict) -> None:
     domain = tenant.get("domain", "contoso.onmicrosoft.com")
     info = {"id": tenant.get("id") or _uuid_for("tenant", domain.lower()), "domain": domain,
             "name": tenant.get("name", domain.split(".")[0].capitalize()),
-            "created": time.time()}
+            "domains": tenant.get("domains", []), "created": time.time()}
     t.store.set_meta("tenant", info)
     with t.store.tx() as db:
         for u in seed["users"]:
@@ -363,10 +368,12 @@ def _missing(req: Request, name: str) -> Response:
 
 
 def resolve_tenant(t: Tenant, segment: str) -> str | None:
-    """The tenant id for a path's {tenant}: the id, the domain, common or organizations."""
+    """The tenant id for a path's {tenant}: the id, the domain (or another of `domains`),
+    common or organizations."""
     info = tenant_info(t)
     s = segment.lower()
-    if s in (info["id"].lower(), info["domain"].lower(), "common", "organizations"):
+    if s in (info["id"].lower(), info["domain"].lower(), "common", "organizations") or \
+            s in (d.lower() for d in info.get("domains", [])):
         return info["id"]
     return None
 

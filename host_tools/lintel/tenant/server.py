@@ -49,8 +49,8 @@ from lintel.tenant import ca as ca_mod
 from lintel.tenant import seed as seed_mod
 from lintel.tenant.store import Store
 
-# The tenant modules, in routing order. The Graph step adds "lintel.tenant.graph" here.
-MODULES = ("lintel.tenant.identity", "lintel.tenant.admin")
+# The tenant modules, in routing order.
+MODULES = ("lintel.tenant.identity", "lintel.tenant.admin", "lintel.tenant.graph")
 
 HOST = "127.0.0.1"
 MAX_BODY = 4 * 1024 * 1024
@@ -585,6 +585,9 @@ class TenantHTTPServer(http.server.ThreadingHTTPServer):
         """Per connection, in its own thread: the TLS handshake, then HTTP requests."""
         tenant = self.tenant
         tenant.count("connections")
+        # http.server sends the head and the body in two writes; without TCP_NODELAY the second
+        # waits for the client's delayed ACK (about 40 ms per kept-alive response).
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         request.settimeout(HANDSHAKE_TIMEOUT)
         try:
             tls = self.ssl_context.wrap_socket(request, server_side=True)
