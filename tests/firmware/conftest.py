@@ -10,6 +10,7 @@ started once per session.
 
 import atexit
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -62,6 +63,8 @@ class MicroPythonModule(pytest.File):
         })
         if self.path.stem.startswith("test_http"):
             env["LINTEL_HTTP_TEST"] = http_test_server()
+        if self.path.stem.startswith("test_m365"):
+            env["LINTEL_TENANT_TEST"] = tenant_test_server()
         proc = subprocess.run(
             [str(MICROPYTHON), "-X", "heapsize=512K", str(HERE / "runner.py"), self.path.stem],
             env=env, capture_output=True, text=True, timeout=120, cwd=tmp,
@@ -93,6 +96,23 @@ def http_test_server() -> str:
     atexit.register(server.stop)
     path = server.folder / "config.json"
     server.write_config(path)
+    return str(path)
+
+
+@functools.cache
+def tenant_test_server() -> str:
+    """Start the fake tenant (lintel tenant, in this process) once per session; the path of a
+    file naming its base URL and CA certificate."""
+    from lintel.tenant import server
+
+    folder = Path(tempfile.mkdtemp(prefix="lintel-tenant-test-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    running = server.start(0, None, folder / "state", folder / "ca.pem")
+    atexit.register(running.stop)
+    info = running.tenant.store.get_meta("tenant")
+    path = folder / "tenant.json"
+    path.write_text(json.dumps({"base_url": running.base_url, "ca": str(folder / "ca.pem"),
+                                "tenant": info["domain"], "tenant_id": info["id"]}))
     return str(path)
 
 
