@@ -4,10 +4,18 @@
 import esp32
 import json
 import machine
+import network
 import os
+import time
 import vfs
 
+try:
+    import host_link  # the emulated board's screen and touch (board/unix); absent on a chip
+except ImportError:
+    host_link = None
+
 BOARD_FILE = "/board.json"
+WIFI_JOIN_S = 15  # a join that has not worked by then will not
 CFG_DIR = "/cfg"  # the cfg partition: this panel's sealed configuration and token store
 _NVS_NAMESPACE = "lintel"
 _NVS_KEY = "devkey"  # the device key (32 bytes) and its key id (8 bytes), one blob: one write
@@ -59,6 +67,18 @@ class Board:
         except OSError:
             return None
 
+    def write_file(self, path, data):
+        """Replace path with data atomically: a power cut leaves the old file or the new one."""
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(path + ".tmp", path)
+
+    def remove_file(self, path):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
     def device_key(self):
         """(key, key id) given at provisioning, or None on a panel not yet provisioned."""
         buf = bytearray(40)
@@ -72,6 +92,62 @@ class Board:
         nvs = esp32.NVS(_NVS_NAMESPACE)
         nvs.set_blob(_NVS_KEY, bytes(key) + bytes(key_id))
         nvs.commit()
+
+    # -- network --------------------------------------------------------------------------
+
+    def join_wifi(self, wifi):
+        """Join the configured network: None once joined, else (reason, words)."""
+        wlan = network.WLAN(network.STA_IF)
+        wlan.active(True)
+        if wlan.isconnected():
+            return None
+        if wifi.get("hostname"):
+            network.hostname(wifi["hostname"])
+        if wifi.get("country"):
+            network.country(wifi["country"])
+        static = wifi.get("static")
+        if static:
+            wlan.ifconfig((static["address"], static["netmask"], static["gateway"],
+                           static["dns"][0]))
+        if wifi.get("bssid"):
+            # A known access point skips the scan: a join of ~0.16 s instead of ~0.8 s.
+            wlan.connect(wifi["ssid"], wifi["psk"], bssid=bytes.fromhex(
+                wifi["bssid"].replace(":", "")))
+        else:
+            wlan.connect(wifi["ssid"], wifi["psk"])
+        deadline = time.ticks_add(time.ticks_ms(), WIFI_JOIN_S * 1000)
+        while time.ticks_diff(deadline, time.ticks_ms()) > 0:
+            status = wlan.status()
+            if status == network.STAT_GOT_IP:
+                return None
+            if status == network.STAT_WRONG_PASSWORD:
+                return ("wifi_password", "Wi-Fi %s refused the password" % wifi["ssid"])
+            if status == network.STAT_NO_AP_FOUND:
+                return ("wifi_not_found", "Wi-Fi %s is not in range" % wifi["ssid"])
+            if status in (network.STAT_ASSOC_FAIL, network.STAT_HANDSHAKE_TIMEOUT,
+                          network.STAT_BEACON_TIMEOUT):
+                return ("wifi_refused", "Wi-Fi %s did not let the panel join" % wifi["ssid"])
+            time.sleep_ms(20)
+        wlan.disconnect()
+        return ("wifi_timeout", "Wi-Fi %s: no connection after %d s" % (wifi["ssid"],
+                                                                         WIFI_JOIN_S))
+
+    # -- screen and touch ---------------------------------------------------------------------
+
+    def show(self, view_json):
+        """Put a view model (JSON bytes) on the screen."""
+        # The panel's own display driver and LVGL screens arrive with issue 5; the emulated
+        # board hands the view model to the host's renderer.
+        if host_link is not None:
+            host_link.show(view_json)
+
+    def take_presses(self):
+        """Buttons pressed since the last call, as the view model's action ids."""
+        return host_link.take_presses() if host_link is not None else []
+
+    def wait(self, ms):
+        """Stay awake (radio on) for ms, e.g. between sign-in polls; a press ends it early."""
+        machine.lightsleep(ms) if host_link is not None else time.sleep_ms(ms)
 
     # -- power ----------------------------------------------------------------------------
 

@@ -48,6 +48,20 @@ def write_state(name, data):
     _host.rename(path + ".tmp", path)
 
 
+def take_state(name):
+    # Read and remove in one step (rename first), so what the emulator adds meanwhile is kept
+    # for the next reader instead of being lost.
+    path = _STATE_DIR + name
+    try:
+        _host.rename(path, path + ".taken")
+    except OSError:
+        return b""
+    with _host.open(path + ".taken", "rb") as f:
+        data = f.read()
+    _host.remove(path + ".taken")
+    return data
+
+
 def took_interrupt():
     # Tells the emulator a Ctrl-C reached the firmware; one that did not is given to the next boot.
     write_state("interrupted", b"1")

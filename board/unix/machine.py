@@ -65,8 +65,13 @@ def deepsleep(time_ms=0):
 
 
 def lightsleep(time_ms=None):
-    if time_ms:
-        time.sleep_ms(time_ms)
+    # A touch (the emulator's presses file) ends it early, as the touch controller's interrupt
+    # line would on the chip.
+    end = time.ticks_add(time.ticks_ms(), time_ms or 0)
+    while time.ticks_diff(end, time.ticks_ms()) > 0:
+        if chip.read_state("presses"):
+            return
+        time.sleep_ms(min(100, max(1, time.ticks_diff(end, time.ticks_ms()))))
 
 
 def idle():

@@ -3,9 +3,9 @@
 # as "/", run boot.py and main.py, then serve the REPL until a reset ends the process with an
 # exit code the emulator understands (chip.py).
 #
-# Every stand-in the firmware may import (machine, network, esp32) is imported here, while the
-# host's filesystem is still at "/"; afterwards "/" is the panel's own LittleFS and they are
-# found in sys.modules, as frozen modules are on the chip.
+# Every stand-in the firmware may import (machine, network, esp32, host_link) is imported here,
+# while the host's filesystem is still at "/"; afterwards "/" is the panel's own LittleFS and
+# they are found in sys.modules, as frozen modules are on the chip.
 import esp32
 import gc
 import machine  # noqa: F401
@@ -13,6 +13,8 @@ import network  # noqa: F401
 import os
 import sys
 import vfs
+
+import host_link  # noqa: F401
 
 import chip
 import console

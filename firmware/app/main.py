@@ -1,22 +1,23 @@
 # The room application's wake: say who we are, open the configuration, act, sleep.
 import json
+import time
 
 from app import config
 from app.version import VERSION
 
 NOT_CONFIGURED_RETRY_MS = 15 * 60 * 1000  # look for a pushed configuration every 15 minutes
-DEFAULT_REFRESH_MIN = 5
 
 
-def _wakes(board):
-    # Count wakes in RTC memory: kept across deep sleep, cleared by a power cycle.
+def _memory(board):
+    # What one wake tells the next, in RTC memory: kept across deep sleep, cleared by a power
+    # cycle. The wake count, and the check-ins of the wake module.
     try:
-        state = json.loads(board.rtc_memory() or b"{}")
+        memory = json.loads(board.rtc_memory() or b"{}")
     except ValueError:
-        state = {}
-    state["wakes"] = state.get("wakes", 0) + 1
-    board.rtc_memory(json.dumps(state).encode())
-    return state["wakes"]
+        memory = {}
+    memory["wakes"] = memory.get("wakes", 0) + 1
+    board.rtc_memory(json.dumps(memory).encode())
+    return memory
 
 
 def _load(board):
@@ -25,11 +26,13 @@ def _load(board):
     if data is None:
         print("state: not configured | device %s has no configuration; push one with "
               "`lintel config push panel.toml --port PORT`" % board.device_id)
+        _show_setup(board, "not_configured", "This panel has no configuration yet.")
         return None
     try:
         doc = config.open_config(data, board.device_key())
     except config.Refused as e:
         print("state: configuration unusable (%s) | %s" % (e.reason, e.message))
+        _show_setup(board, e.reason, e.message)
         return None
     refusal = board.read_file(config.REFUSAL_FILE)
     if refusal:
@@ -42,17 +45,37 @@ def _load(board):
     return doc
 
 
+def _show_setup(board, reason, words):
+    # The screen of a panel that cannot run a room yet: its id, so a technician can find its
+    # panel.toml, and what to do (docs/view-model.md, "setup").
+    board.show(json.dumps({
+        "screen": "setup", "device": board.device_id, "version": VERSION, "reason": reason,
+        "words": words, "action": "Push a configuration: lintel config push panel.toml"}).encode())
+
+
 def run(board):
-    wake = _wakes(board)
+    started = time.ticks_ms()
+    memory = _memory(board)
     print("Lintel %s | board %s | device %s | %s, wake %d" % (
-        VERSION, board.name, board.device_id, board.reset_cause(), wake))
+        VERSION, board.name, board.device_id, board.reset_cause(), memory["wakes"]))
     board.mount_cfg()
     doc = _load(board)
     while doc is None:
         board.sleep(NOT_CONFIGURED_RETRY_MS)
         doc = _load(board)
     print("state: configured | " + config.describe(doc))
-    # Reaching the room's calendar arrives with the backends (issues 4 and 7).
-    refresh_min = doc.get("schedule", {}).get("refresh_min", DEFAULT_REFRESH_MIN)
+    if doc["backend"]["type"] != "graph":
+        # Exchange on-premises (EWS) arrives with issue 7.
+        print("problem: backend | this firmware does not speak %s yet | push a configuration "
+              "with [backend] type = \"graph\"" % doc["backend"]["type"])
+        while True:
+            board.sleep(doc["schedule"]["refresh_min"] * 60 * 1000)
+    from app import wake
+
     while True:
-        board.sleep(refresh_min * 60 * 1000)
+        w = wake.Wake(board, doc, memory)
+        seconds = w.run()
+        board.rtc_memory(json.dumps(memory).encode())
+        wake.report(w, started)
+        board.sleep(seconds * 1000)
+        started = time.ticks_ms()
