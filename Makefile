@@ -23,11 +23,10 @@ lint: setup
 bench: setup
 	$(PY) bench/run.py
 
-# Build the e-paper panel's image and boot it in the emulator; the console is ./panel-console.
+# The e-paper panel's image in the emulator, provisioned, configured for the local fake
+# Microsoft 365 tenant and signed in; type action ids (book:15, end, find, ...) to press buttons.
 demo: setup
-	$(VENV)/bin/lintel build --board esp32s3-epd75 --out build/esp32s3-epd75
-	@echo "Starting the emulated panel. In another terminal: $(VENV)/bin/mpremote connect ./panel-console repl"
-	$(VENV)/bin/lintel emulate --flash build/esp32s3-epd75/flash.bin --console panel-console --rom-port 5555 --speed 60 --log -
+	$(VENV)/bin/lintel demo --workdir build/demo
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache

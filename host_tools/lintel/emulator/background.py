@@ -4,6 +4,9 @@ Used by the tests, the benchmarks and the demo: one place that knows how to star
 panel, wait for it, and reach its console (mpremote) and ROM loader (esptool).
 """
 
+import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,11 +22,12 @@ class BackgroundEmulator:
         self.flash, self.workdir = flash, workdir
         self.link = workdir / "console"
         self.log = workdir / "console.log"
+        self.state = workdir / "state"
         self.stderr = open(workdir / "emulator.err", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lintel", "emulate", "--flash", str(flash),
              "--console", str(self.link), "--rom-port", "0", "--speed", str(speed),
-             "--log", str(self.log), *extra],
+             "--log", str(self.log), "--state", str(self.state), *extra],
             stdout=subprocess.PIPE, stderr=self.stderr, text=True,
         )
         self.port = None
@@ -54,6 +58,19 @@ class BackgroundEmulator:
             time.sleep(0.05)
         raise LintelError(f"{text!r} never appeared on the console:\n{self.console_text()}")
 
+    def press(self, *actions: str) -> None:
+        """Press buttons on the panel's screen by their action ids (docs/view-model.md); a
+        sleeping panel wakes, as its touch controller would wake it."""
+        press(self.state, *actions)
+        self.proc.send_signal(signal.SIGUSR1)
+
+    def view(self) -> dict | None:
+        """The view model the panel shows now."""
+        try:
+            return json.loads((self.state / "view.json").read_bytes())
+        except FileNotFoundError:
+            return None
+
     def mpremote(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "mpremote", "connect", str(self.link), *args],
                               capture_output=True, text=True, timeout=timeout)
@@ -75,3 +92,14 @@ class BackgroundEmulator:
         self.proc.stdout.close()
         self.stderr.close()
         return self.proc.returncode
+
+
+def press(state: Path, *actions: str) -> None:
+    """Queue presses for an emulated panel whose state folder is `state` (read at its next
+    wake): appended, then renamed into place, so the firmware never reads half a line."""
+    path = state / "presses"
+    state.mkdir(parents=True, exist_ok=True)
+    old = path.read_text() if path.exists() else ""
+    tmp = state / "presses.new"
+    tmp.write_text(old + "".join(a + "\n" for a in actions))
+    os.replace(tmp, path)

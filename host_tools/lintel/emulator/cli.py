@@ -2,6 +2,7 @@
 
 import argparse
 import hashlib
+import json
 import os
 import signal
 import sys
@@ -12,6 +13,7 @@ from lintel.emulator.image import resolve_board
 from lintel.emulator.panel import EmulatedPanel, Options
 from lintel.errors import LintelError
 
+VIEW_FILE = "view.json"  # where board/unix/host_link.py puts the view model
 ESPRESSIF_OUI = bytes.fromhex("7cdfa1")  # an Espressif Systems MAC block (IEEE OUI registry)
 
 
@@ -34,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", type=Path, metavar="DIR",
                    help="folder for the chip's RTC memory and the emulator's controls "
                         "(default: a temporary folder)")
+    p.add_argument("--dump-view", action="store_true",
+                   help="at the end, print the last view model the panel showed, as JSON "
+                        "(with --once: the view of one wake)")
     p.add_argument("--log", metavar="FILE", help="copy the console's output to FILE ('-': stdout)")
     p.add_argument("--trace", action="store_true",
                    help="print every console read and write and every ROM loader packet")
@@ -62,6 +67,7 @@ def run(args) -> int:
               f"console", file=sys.stderr)
     state = args.state or Path(tempfile.mkdtemp(prefix="lintel-emulate-"))
     state.mkdir(parents=True, exist_ok=True)
+    (state / VIEW_FILE).unlink(missing_ok=True)
     log = None
     if args.log == "-":
         log = sys.stdout.buffer
@@ -91,7 +97,11 @@ def run(args) -> int:
         print(f"board: {board.name}", flush=True)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda *_: panel.stop(0))
-        return panel.run()
+        signal.signal(signal.SIGUSR1, lambda *_: panel.touch())
+        status = panel.run()
+        if args.dump_view:
+            _dump_view(state)
+        return status
     finally:
         if loader is not None:
             loader.close()
@@ -99,6 +109,16 @@ def run(args) -> int:
         flash.close()
         if args.console and args.console.is_symlink():
             args.console.unlink()
+
+
+def _dump_view(state: Path) -> None:
+    try:
+        view = json.loads((state / VIEW_FILE).read_bytes())
+    except FileNotFoundError:
+        raise LintelError("--dump-view: the panel showed no view model in this run") from None
+    except ValueError as e:
+        raise LintelError(f"--dump-view: the panel's view model is not JSON ({e})") from None
+    print(json.dumps(view, indent=2, ensure_ascii=False), flush=True)
 
 
 def _link(link: Path, device: str) -> None:

@@ -349,6 +349,15 @@ class EmulatedPanel:
         except ValueError:
             return default
 
+    def touch(self) -> None:
+        """The touch controller's interrupt line (SIGUSR1 to `lintel emulate`): a panel in deep
+        sleep wakes now; one awake sees the presses file at its next look."""
+        # No lock here: this runs in a signal handler, perhaps while the loop holds it.
+        if self._child is None and self._boot_env.get("RESET_CAUSE") == "deep_sleep":
+            self._boot_env = {**self._boot_env, "WAKE_REASON": "ext1"}
+            self._restart_at = 0.0
+        self._poke()
+
     def _poke(self) -> None:
         try:
             os.write(self._wake_w, b"x")

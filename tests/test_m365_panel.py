@@ -1,0 +1,292 @@
+"""The emulated panel on the fake Microsoft 365 tenant, end to end: a technician provisions it
+and pushes a panel.toml, the panel shows a device code, the admin approves it, and the panel
+reads the room, books, extends, ends early, sends a service request, finds another room,
+releases a no-show, and comes back by itself from every fault the tenant can inject.
+
+One tenant and one panel serve the whole module (signing in is the slow part); each test puts
+the room's calendar in a known state first. Tests run in file order.
+"""
+
+import json
+import time
+
+import pytest
+
+from helpers import built_image, run_lintel
+from lintel.emulator.lab import Lab
+from lintel.tenant import ca as ca_mod
+from lintel.tenant.proxy import start_proxy
+
+ROOM = "room-4.12@contoso.example"
+MAILBOX = f"Boardroom 4.12 <{ROOM}>"
+SERVICE_ACCOUNT = "lintel.panels@contoso.onmicrosoft.com"
+AMARA = "amara.okafor@contoso.example"
+
+
+def push(lab, **kw):
+    """Push a panel.toml (the lab's, changed by kw); wait until the panel runs it. Check-in
+    opens at a meeting's start and a no-show is released a minute in: short enough for a test
+    that waits in real time (the emulated clock is the host's)."""
+    kw.setdefault("mailbox", MAILBOX)
+    kw.setdefault("room_list", "rooms-floor-4@contoso.example")
+    kw.setdefault("alternatives", ("Focus room 3.01 <room-3.01@contoso.example>",))
+    kw.setdefault("check_in", (0, 1))
+    kw.setdefault("auto_release_min", 1)
+    path = lab.panel_toml(**kw)
+    mark = lab.panel.mark()
+    lab.lintel("config", "push", path, "--port", lab.panel.link)
+    lab.panel.wait_for("state: configured", since=mark)
+    return mark
+
+
+def next_wake(lab, timeout=60):
+    """The console of the first wake that begins after now, once it has ended."""
+    mark = lab.panel.mark()
+    text = lab.panel.wait_for("\nLintel ", timeout=timeout, since=mark)
+    begin = mark + text.index("\nLintel ")
+    end = begin + lab.panel.wait_for("\nwake: ", timeout=timeout, since=begin).index("\nwake: ")
+    text = lab.panel.wait_for("\n", timeout=timeout, since=end + 1)
+    return lab.panel.console_text()[begin:end + 1 + text.index("\n")]
+
+
+def view_after_wake(lab):
+    next_wake(lab)
+    return lab.panel.view()
+
+
+def fresh_room(lab, *events):
+    lab.admin("DELETE", f"events?room={ROOM}")
+    if events:
+        lab.admin("POST", "events", [dict(e, room=ROOM) for e in events])
+
+
+def room_events(lab):
+    return lab.admin("GET", f"events?room={ROOM}")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    work = tmp_path_factory.mktemp("m365")
+    lab = Lab(work)
+    lab.admin("POST", "settings", {"poll_interval": 1})
+    lab.start_panel(built_image("esp32s3-epd75") / "flash.bin")
+    lab.lintel("provision", "--port", lab.panel.link)
+    yield lab
+    lab.stop()
+
+
+def test_the_panel_shows_a_code_is_signed_in_and_shows_the_seeded_day(lab):
+    mark = push(lab)
+    code = lab.sign_in_code(since=mark)
+    view = lab.panel.view()
+    assert view["screen"] == "signin" and view["signin"]["user_code"] == code
+    assert view["signin"]["verification_uri"] == f"{lab.base_url}/devicelogin"
+    assert view["reason"] == "this panel has not been signed in yet"
+    lab.approve(code)
+    lab.panel.wait_for(f"signed in as {SERVICE_ACCOUNT}", since=mark)
+    lab.panel.wait_for("screen: room", since=mark)
+    view = lab.panel.view()
+    assert view["room"] == {"name": "Boardroom 4.12", "address": ROOM}
+    assert view["account"]["upn"] == SERVICE_ACCOUNT
+    # The demo office's busy room: the room puts organizers' names in the subjects.
+    seeded = room_events(lab)
+    organizers = {e["organizer"]["name"] for e in seeded if not e["all_day"]}
+    shown = view["agenda"]["today"] + view["agenda"]["tomorrow"]
+    assert shown and {e["title"] for e in shown if not e["all_day"]} <= organizers | {
+        "Private meeting"}
+    # Every later wake reuses the stored sign-in: one TLS session, no device code.
+    log_mark = lab.admin("GET", "requests?limit=1")[-1]["id"]
+    wake = next_wake(lab)
+    assert "sign in:" not in wake and "1 connections, 1 TLS handshakes" in wake
+    later = lab.admin("GET", f"requests?since={log_mark}")
+    assert later and not any("devicecode" in r["path"] for r in later)
+    view_calls = [r for r in later if r["path"].lower().endswith("/calendarview")]
+    assert view_calls and "$select" in view_calls[0]["query"]
+    text = lab.panel.console_text()
+    assert "eyJ" not in text and "device_code" not in text  # no token on the console
+
+
+def test_book_extend_and_end_early(lab):
+    fresh_room(lab)
+    view = view_after_wake(lab)
+    assert view["status"] == "free" and "book:15" in view["actions"]
+    mark = lab.panel.mark()
+    lab.panel.press("book:15")
+    lab.panel.wait_for("booked: 15 min", since=mark)
+    (booked,) = room_events(lab)
+    assert booked["subject"] == "Booked at the door"
+    view = view_after_wake(lab)
+    assert view["status"] == "busy" and "extend:15" in view["actions"]
+    lab.panel.press("extend:15")
+    lab.panel.wait_for("extended: 15 min", since=mark)
+    (extended,) = room_events(lab)
+    assert _seconds(extended["end"]) - _seconds(booked["end"]) == 15 * 60
+    lab.panel.press("end")
+    lab.panel.wait_for("ended early", since=mark)
+    (ended,) = room_events(lab)
+    assert _seconds(ended["end"]) <= time.time() + 60
+    view = view_after_wake(lab)
+    assert view["status"] == "free"
+
+
+def test_a_service_request_is_mailed_to_facilities(lab):
+    fresh_room(lab)
+    lab.admin("DELETE", "outbox")
+    mark = lab.panel.mark()
+    lab.panel.press("service:catering:0")
+    lab.panel.wait_for("service request sent: More coffee", since=mark)
+    (mail,) = lab.admin("GET", "outbox")
+    assert mail["subject"] == "More coffee" and mail["to"][0]["address"] == \
+        "facilities@contoso.example"
+    assert ROOM in mail["body"] and "Boardroom 4.12" in mail["body"]
+    assert lab.panel.view()["notice"] == "Request sent: More coffee"
+
+
+def test_find_a_room_lists_the_other_rooms_free_first(lab):
+    mark = lab.panel.mark()
+    lab.panel.press("find")
+    lab.panel.wait_for("screen: rooms", since=mark)
+    view = lab.panel.view()
+    names = [r["name"] for r in view["rooms"]]
+    assert "Boardroom 4.12" not in names and "Focus room 3.01" in names  # the override
+    assert len(names) == 5  # floor 4's other four rooms and the alternative
+    free = [r["free"] for r in view["rooms"]]
+    assert free == sorted(free, reverse=True)
+
+
+@pytest.mark.parametrize("fault, problem", [
+    ({"status": 429, "retry_after": "120"}, "problem: throttled"),
+    ({"status": 503, "times": 2}, "problem: throttled"),
+    ({"status": 500}, "problem: unavailable"),
+    ({"kind": "malformed"}, "problem: bad_response | the answer from 127.0.0.1: the response "
+                            "ended inside"),
+    ({"kind": "truncate"}, "problem: network"),
+    ({"kind": "reset"}, "problem: network"),
+])
+def test_graph_faults_show_a_problem_and_the_panel_recovers_by_itself(lab, fault, problem):
+    mark = lab.panel.mark()
+    lab.admin("POST", "faults", dict(fault, path="/v1.0/users/*/calendar/calendarView"))
+    lab.panel.wait_for(problem, since=mark)
+    assert lab.panel.view()["screen"] == "problem"
+    lab.panel.wait_for("screen: room", since=mark)  # the fault was used up: back by itself
+
+
+def test_no_rights_on_the_room_says_the_exact_powershell_line(lab):
+    mark = lab.panel.mark()
+    lab.admin("POST", "rooms/rights", {"room": ROOM, "delegate": "none"})
+    try:
+        lab.panel.wait_for("problem: forbidden", since=mark)
+        problem = lab.panel.view()["problem"]
+        assert problem["action"].endswith(
+            f"Add-MailboxFolderPermission -Identity {ROOM}:\\Calendar -User {SERVICE_ACCOUNT} "
+            f"-AccessRights Editor")
+    finally:
+        lab.admin("POST", "rooms/rights", {"room": ROOM, "delegate": "editor"})
+    lab.panel.wait_for("screen: room", since=lab.panel.mark())
+
+
+def test_wifi_down_then_back(lab):
+    state = lab.panel.state / "wifi"
+    mark = lab.panel.mark()
+    state.write_text("down")
+    try:
+        lab.panel.wait_for("problem: wifi_not_found | Wi-Fi lintel-lab is not in range",
+                           since=mark)
+    finally:
+        state.write_text("up")
+    lab.panel.wait_for("screen: room", since=lab.panel.mark())
+
+
+def test_a_revoked_sign_in_returns_to_the_sign_in_screen_with_the_reason(lab):
+    mark = lab.panel.mark()
+    lab.admin("POST", "tokens/revoke", {})
+    # Access tokens live on until they expire, as Entra's do; Graph's 401 makes the panel
+    # refresh, and the refresh token is what the revocation killed.
+    lab.admin("POST", "faults", {"path": "/v1.0/users/*/calendar/calendarView", "status": 401})
+    lab.panel.wait_for("sign-in lost: the service account's sign-in was revoked", since=mark)
+    code = lab.sign_in_code(since=mark)
+    assert "revoked" in lab.panel.view()["reason"]
+    lab.approve(code)
+    lab.panel.wait_for("screen: room", since=mark)
+
+
+def test_an_unknown_mailbox_and_an_untrusted_ca_are_problems_with_words(lab, tmp_path):
+    mark = push(lab, mailbox="Nobody <nobody@contoso.example>")
+    lab.panel.wait_for("problem: not_found | Graph does not know the mailbox "
+                       "nobody@contoso.example", since=mark)
+    other_ca = tmp_path / "other-ca.pem"
+    other_ca.write_bytes(ca_mod.create_ca().cert_pem())
+    mark = push(lab, ca=other_ca)
+    lab.panel.wait_for("problem: tls", since=mark)
+    assert "certificate" in lab.panel.view()["problem"]["words"]
+    mark = push(lab)
+    lab.panel.wait_for("screen: room", since=mark)
+
+
+@pytest.mark.parametrize("auth", [False, True])
+def test_the_panel_reaches_the_tenant_through_a_proxy(lab, auth):
+    user, password = ("panels", "not-a-real-proxy-password") if auth else (None, None)
+    proxy = start_proxy(0, user, password)
+    try:
+        extra = f'\n[proxy]\nurl = "{proxy.url}"\n'
+        if auth:
+            extra += f'user = "{user}"\npassword = "{password}"\n'
+        mark = push(lab, extra=extra)
+        lab.panel.wait_for("screen: room", since=mark)
+        assert proxy.stats["tunnels"] >= 1
+        if auth:
+            assert password not in lab.panel.console_text()
+            bad = extra.replace(password, "wrong-password")
+            mark = push(lab, extra=bad)
+            lab.panel.wait_for("problem: proxy", since=mark)
+            assert "407" in lab.panel.view()["problem"]["words"] or "refused" in \
+                lab.panel.view()["problem"]["words"]
+    finally:
+        mark = push(lab)
+        proxy.stop()
+    lab.panel.wait_for("screen: room", since=mark)
+
+
+def test_a_no_show_is_released_and_the_organizer_told(lab):
+    memory = json.loads((lab.panel.state / "rtc_memory").read_bytes())
+    watching_since = memory["watching_since"]
+    start = max(watching_since + 1, int(time.time()) - 70)
+    lab.admin("DELETE", "outbox")
+    mark = lab.panel.mark()
+    fresh_room(lab, {"start": _iso(start), "minutes": 30, "subject": "Quarterly planning",
+                     "organizer": AMARA})
+    lab.panel.wait_for("released: the meeting of", since=mark, timeout=90)
+    assert room_events(lab) == []
+    (notice,) = lab.admin("GET", "outbox")
+    assert notice["kind"] == "decline" and notice["to"][0]["address"] == AMARA
+    assert notice["subject"] == "Declined: Quarterly planning"
+
+
+def _seconds(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def test_one_wake_dumps_its_view_model(lab, tmp_path):
+    # The signed-in panel, switched off and on again for exactly one wake.
+    flash = lab.panel.flash
+    lab.panel.stop()
+    lab.panel = None
+    proc = lab.lintel("emulate", "--flash", flash, "--once", "--dump-view", "--state",
+                      tmp_path / "state", "--log", tmp_path / "console.log")
+    view = json.loads(proc.stdout[proc.stdout.index("\n{") + 1:])
+    assert view["screen"] == "room" and view["room"]["address"] == ROOM
+    assert view["status"] in ("free", "busy") and "agenda" in view
+    assert "power-on, wake 1" in (tmp_path / "console.log").read_text()
+
+
+def test_make_demo_signs_in_and_shows_the_room(tmp_path):
+    proc = run_lintel("demo", "--workdir", tmp_path / "demo", "--wakes", "1")
+    assert "demo: the panel shows the sign-in code" in proc.stdout
+    assert "panel| signed in as lintel.panels@" in proc.stdout
+    assert "panel| screen: room" in proc.stdout and "demo| actions: " in proc.stdout
