@@ -276,10 +276,14 @@ class Wake:
     def _graph_problem(self, e):
         address = self.mailbox["address"]
         if e.kind == "forbidden":
-            account = self._account_upn()
+            # Declining a no-show answers for the room: only a delegate may (Graph, "Share or
+            # delegate a calendar in Outlook"); booking, extending and ending need Editor.
+            delegate = " -SharingPermissionFlags Delegate" if self.config["booking"].get(
+                "auto_release_min") else ""
             return self._problem("forbidden", e.words, "In Exchange Online PowerShell: "
                                  "Add-MailboxFolderPermission -Identity %s:\\Calendar -User %s "
-                                 "-AccessRights Editor" % (address, account))
+                                 "-AccessRights Editor%s" % (address, self._account_upn(),
+                                                            delegate))
         if e.kind == "not_found":
             return self._problem("not_found", "Graph does not know the mailbox %s" % address,
                                  "Check [room] mailbox in panel.toml and push it again.")
