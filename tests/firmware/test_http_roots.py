@@ -2,14 +2,13 @@
 # read from the built image's vfs partition (LINTEL_FLASH) and loaded by the Unix port's tls
 # module; joined with an extra CA, against tests/http_server.py (LINTEL_HTTP_TEST).
 import esp32
-import json
-import os
 import vfs
+
+from http_helpers import raises, read, url
 
 from app import http, http_tls
 
 MOUNT = "/image"
-_cfg = None
 _mounted = False
 
 # DER fragments: the id-ecPublicKey and secp384r1 OIDs (RFC 5480), rsaEncryption (RFC 8017).
@@ -28,29 +27,16 @@ def roots_path():
     return MOUNT + http_tls.ROOTS_PATH
 
 
-def cfg():
-    global _cfg
-    if _cfg is None:
-        with open(os.getenv("LINTEL_HTTP_TEST")) as f:
-            _cfg = json.load(f)
-    return _cfg
 
 
-def read(name):
-    with open(cfg()[name], "rb") as f:
-        return f.read()
 
 
-def url(path, server="https"):
-    return "https://localhost:%d%s" % (cfg()["ports"][server], path)
 
 
-def raises(kind, fn, *args, **kw):
-    try:
-        fn(*args, **kw)
-    except kind as e:
-        return e
-    raise AssertionError("%s was not raised" % kind.__name__)
+
+
+
+
 
 
 def roots():
