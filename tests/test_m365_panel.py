@@ -15,6 +15,7 @@ import pytest
 from helpers import built_image, run_lintel
 from lintel.emulator.lab import Lab
 from lintel.tenant import ca as ca_mod
+from lintel.tenant import server
 from lintel.tenant.proxy import start_proxy
 
 ROOM = "room-4.12@contoso.example"
@@ -210,7 +211,7 @@ def test_a_revoked_sign_in_returns_to_the_sign_in_screen_with_the_reason(lab):
     lab.panel.wait_for("screen: room", since=mark)
 
 
-def test_an_unknown_mailbox_and_an_untrusted_ca_are_problems_with_words(lab, tmp_path):
+def test_an_unknown_mailbox_an_untrusted_ca_and_a_wrong_host_name_are_problems(lab, tmp_path):
     mark = push(lab, mailbox="Nobody <nobody@contoso.example>")
     lab.panel.wait_for("problem: not_found | Graph does not know the mailbox "
                        "nobody@contoso.example", since=mark)
@@ -219,6 +220,19 @@ def test_an_unknown_mailbox_and_an_untrusted_ca_are_problems_with_words(lab, tmp
     mark = push(lab, ca=other_ca)
     lab.panel.wait_for("problem: tls", since=mark)
     assert "certificate" in lab.panel.view()["problem"]["words"]
+    # A tenant whose certificate names another host (its CA trusted): the name check refuses.
+    elsewhere = server.start(0, None, tmp_path / "elsewhere", tmp_path / "elsewhere-ca.pem",
+                             names=("graph.contoso.test",))
+    try:
+        text = lab.panel_toml(mailbox=MAILBOX, ca=tmp_path / "elsewhere-ca.pem").read_text()
+        path = lab.workdir / "panel.toml"
+        path.write_text(text.replace(lab.base_url, elsewhere.base_url))
+        mark = lab.panel.mark()
+        lab.lintel("config", "push", path, "--port", lab.panel.link)
+        lab.panel.wait_for("problem: tls", since=mark)
+        assert "is for another host name" in lab.panel.view()["problem"]["words"]
+    finally:
+        elsewhere.stop()
     mark = push(lab)
     lab.panel.wait_for("screen: room", since=mark)
 

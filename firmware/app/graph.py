@@ -6,7 +6,7 @@
 import time
 
 from app import clock, jsonstream
-from app.entra import retry_after
+from app.entra import SignInRequired, retry_after
 from app.http import quote, split_url
 from app.http_errors import HttpError
 
@@ -21,8 +21,8 @@ MAX_SCHEDULE_ITEM = 8192  # one room's getSchedule answer holds its meetings in 
 
 
 class GraphError(Exception):
-    """A Graph call that did not work. `kind`: unauthorized, forbidden, not_found, throttled,
-    unavailable, rejected, bad_response; `words` for the screen; `retry_after` in seconds."""
+    """A Graph call that did not work. `kind`: forbidden, not_found, throttled, unavailable,
+    rejected, bad_response; `words` for the screen; `retry_after` in seconds."""
 
     def __init__(self, kind, words, status=None, code=None, retry_after=None):
         super().__init__(words)
@@ -134,7 +134,8 @@ class Graph:
 
     def _send(self, method, url, body=None, stream=False):
         """The response of a request that worked (2xx); GraphError for any other answer. One
-        401 renews the access token and tries again; a short Retry-After is waited out once."""
+        401 renews the access token and tries again (a second is SignInRequired); a short
+        Retry-After is waited out once."""
         renewed = waited = False
         while True:
             headers = {"Authorization": self.auth.bearer(), "Prefer": PREFER_UTC,
@@ -144,7 +145,11 @@ class Graph:
             if 200 <= status < 300:
                 return r
             error = _error(r)  # reads and closes r
-            if status == 401 and not renewed:
+            if status == 401:
+                if renewed:
+                    # A fresh token refused too: the sign-in itself is no good any more.
+                    raise SignInRequired(error or "unauthorized", "Graph refused the "
+                                         "service account's sign-in even after a refresh")
                 renewed = True
                 self.auth.renew()
                 continue
@@ -177,9 +182,6 @@ def _error(r):
 
 
 def _graph_error(status, code, wait):
-    if status == 401:
-        return GraphError("unauthorized", "Graph refused the service account's sign-in",
-                          status, code)
     if status == 403:
         return GraphError("forbidden", "the service account lacks rights on this room",
                           status, code)

@@ -207,3 +207,12 @@ def test_a_next_page_on_another_host_is_refused_not_followed():
     with session() as s:
         e = raises(graph.GraphError, day, client(s))
         assert e.kind == "bad_response" and "another host" in e.words
+
+
+def test_a_second_401_after_a_refresh_means_signing_in_again():
+    admin("POST", "faults", {"path": "/v1.0/users/*/calendar/calendarView", "status": 401,
+                             "times": 2})
+    with session() as s:
+        e = raises(entra.SignInRequired, day, client(s))
+        assert "even after a refresh" in e.words
+        day(client(s))
