@@ -1,5 +1,6 @@
 # The room application's wake: say who we are, open the configuration, act, sleep.
 import json
+import sys
 import time
 
 from app import config
@@ -74,7 +75,13 @@ def run(board):
 
     while True:
         w = wake.Wake(board, doc, memory)
-        seconds = w.run()
+        try:
+            seconds = w.run()
+        except Exception as e:  # noqa: BLE001 -- a bug must not leave a panel at the REPL
+            print("problem: internal | the panel hit an error it does not know; it starts "
+                  "again in %d s" % wake.RETRY_S)
+            sys.print_exception(e)
+            seconds = wake.RETRY_S
         board.rtc_memory(json.dumps(memory).encode())
         wake.report(w, started)
         board.sleep(seconds * 1000)

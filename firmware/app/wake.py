@@ -90,6 +90,7 @@ class Wake:
         graph = Graph(session, backend["graph_host"], auth)
         while True:
             if auth.tokens is None:
+                self.board.take_presses()  # a touch on the sign-in screen only woke it
                 auth.tokens = self._sign_in(entra, reason)
                 if auth.tokens is None:
                     return SIGNIN_RETRY_S
@@ -131,6 +132,12 @@ class Wake:
                     return tokens
             else:
                 reason = "the code expired before anyone signed in; here is a new code"
+        words = "nobody signed in with the last %d codes; a new one at %s, or touch the " \
+            "screen for one now" % (SIGNIN_CODES, clock.hhmm(clock.now() + SIGNIN_RETRY_S,
+                                                              self.zone))
+        print("sign in: waiting | " + words)
+        self._show({"screen": "signin", "room": self._room_label(), "signin": None,
+                    "reason": words})
         return None
 
     def _show_sign_in(self, code, reason):
