@@ -1,12 +1,15 @@
-"""make bench: image build, flashing, boot and file-copy figures of the emulated panel.
+"""make bench: image build, flashing, boot and file-copy figures of the emulated panel, the
+calendar stream reader's speed, and what one wake costs against the fake tenant.
 
-Prints a table and writes bench/results/latest.json. Figures are wall-clock on this machine;
-each is the median of several runs (the count is in the table).
+Prints a table (and the per-wake table beneath it) and writes bench/results/latest.json, the
+per-wake figures under "wake". Figures are wall-clock on this machine; each is the median of
+several runs (the count is in the table).
 """
 
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -22,9 +25,11 @@ from lintel.emulator.background import BackgroundEmulator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import http_bench  # noqa: E402 -- bench/http_bench.py, beside this file
+import wake_bench  # noqa: E402 -- bench/wake_bench.py, beside this file
 from esp_images import merged_firmware  # noqa: E402 -- the tests' stand-in firmware images
 
 RESULTS = Path(__file__).parent / "results"
+MICROPYTHON = Path(sys.executable).parent / "micropython"
 BOARD = "esp32s3-epd75"
 # A published ESP32-S3 MicroPython with LVGL is about 2 MiB of app. No real one can be fetched
 # here, so the full-image figures use 2 MiB of real machine code (the Unix port's own binary)
@@ -182,6 +187,37 @@ def bench_technician(tmp: Path, image: Path, base_firmware: Path) -> list[dict]:
     ]
 
 
+# bench/jsonstream_bench.py's lines: "what: N us, M bytes/s"
+JSONSTREAM_LINE = re.compile(r"^(.+): (\d+) us, (\d+) bytes/s$")
+
+
+def bench_jsonstream() -> tuple[list[dict], str]:
+    """app.jsonstream's speed in the Unix-port MicroPython (each run is already the best of 7
+    inside the script); the median of 3 runs per figure. Also what the body was."""
+    runs, seen, body = 3, {}, ""
+    for _ in range(runs):
+        proc = subprocess.run(
+            [str(MICROPYTHON), "-X", "heapsize=1M", str(Path(__file__).parent /
+                                                          "jsonstream_bench.py")],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "MICROPYPATH": str(ROOT / "firmware")})
+        if proc.returncode != 0:
+            raise SystemExit(f"bench: jsonstream_bench.py failed:\n{proc.stdout}{proc.stderr}")
+        for line in proc.stdout.splitlines():
+            m = JSONSTREAM_LINE.match(line)
+            if m:
+                seen.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3))))
+            elif line.startswith("body: "):
+                body = line[len("body: "):]
+    rows = []
+    for what, figures in seen.items():
+        us = statistics.median(f[0] for f in figures)
+        rate = statistics.median(f[1] for f in figures)
+        rows.append({"figure": f"jsonstream: {what}", "value": round(us / 1000, 2),
+                     "unit": "ms", "rate_kB_s": round(rate / 1000, 1), "runs": len(figures)})
+    return rows, body
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lintel-bench-") as name:
         tmp = Path(name)
@@ -194,6 +230,10 @@ def main() -> None:
         rows.append(bench_cold_boot(tmp, image))
         rows.append(bench_fs_cp(tmp, image))
         rows += bench_technician(tmp, tmp / f"build-{BOARD}" / "flash.bin", base_firmware)
+    jsonstream_rows, jsonstream_body = bench_jsonstream()
+    rows += jsonstream_rows
+    wake = wake_bench.run()
+    rows += wake_bench.table_rows(wake)
     width = max(len(r["figure"]) for r in rows)
     print(f"{'figure':<{width}}  {'value':>9}  unit  {'kB/s':>8}  runs")
     for r in rows:
@@ -206,12 +246,16 @@ def main() -> None:
         "esptool formats every packet it sends even without --trace; on this machine that, not "
         "the emulator, sets the write-flash times",
         "mpremote fs cp: 256-byte chunks, one raw-paste exec each, as mpremote does on a panel",
+        f"jsonstream: a Graph calendarView page without $select ({jsonstream_body}), read by "
+        "app.jsonstream.read_items in the Unix-port MicroPython; each run the best of 7",
     ]
     print()
-    for note in notes:
+    wake_bench.print_wake_table(wake)
+    print()
+    for note in notes + wake["notes"]:
         print(f"note: {note}")
     report = {"lintel": __version__, "python": platform.python_version(),
-              "machine": platform.machine(), "results": rows, "notes": notes}
+              "machine": platform.machine(), "results": rows, "notes": notes, "wake": wake}
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwritten: {RESULTS / 'latest.json'}\n")
     # The panel's HTTP client against micropython-lib requests (../shared/BASELINES.md).

@@ -74,9 +74,11 @@ class Entra:
         # backend: the configuration's backend section (docs/config.md)
         self.session = session
         self.client_id = backend["client_id"]
-        # openid and profile bring an ID token: the account's name and UPN, for the screen and
-        # the Add-MailboxFolderPermission line (MSAL asks for them the same way).
+        # At sign-in, openid and profile bring an ID token: the account's name and UPN, for the
+        # screen and the Add-MailboxFolderPermission line (MSAL asks for them the same way). A
+        # refresh keeps the account it has and asks without them: no 1.4 KB ID token per hour.
         scopes = list(backend["scopes"])
+        self.refresh_scope = " ".join(scopes)
         scopes += [s for s in ("openid", "profile") if s not in scopes]
         self.scope = " ".join(scopes)
         base = "%s/%s/oauth2/v2.0/" % (backend["authority_host"], backend["tenant"])
@@ -115,7 +117,7 @@ class Entra:
         try:
             doc = self._post(self.token_url, {
                 "grant_type": "refresh_token", "client_id": self.client_id,
-                "refresh_token": refresh_token, "scope": self.scope})
+                "refresh_token": refresh_token, "scope": self.refresh_scope})
         except SignInError as e:
             if e.error in ("invalid_grant", "interaction_required", "invalid_client",
                            "unauthorized_client"):

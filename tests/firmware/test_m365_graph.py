@@ -139,6 +139,7 @@ def test_a_401_renews_the_access_token_once_and_the_new_tokens_are_stored():
         assert a.tokens["access_token"] != "not-a-real-access-token"
         assert a.tokens["refresh_token"] != before  # rotated, and stored at once
         assert a.store.load()["refresh_token"] == a.tokens["refresh_token"]
+        assert a.store.load()["account"]["upn"].startswith("lintel.panels@")  # kept
 
 
 def test_an_access_token_near_its_end_is_refreshed_before_use():

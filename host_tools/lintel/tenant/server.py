@@ -452,7 +452,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True  # the client went away mid-response
         if admin:
             return
-        header_bytes = len(self.raw_requestline) + len(str(self.headers))
+        head = str(self.headers)  # the header lines and the blank line, each ended by LF only
+        header_bytes = len(self.raw_requestline) + len(head) + head.count("\n")  # CRLF
         resumed = getattr(_local, "resumed", None)
         try:
             tenant.store.log_request({
