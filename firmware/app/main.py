@@ -11,7 +11,7 @@ NOT_CONFIGURED_RETRY_MS = 15 * 60 * 1000  # look for a pushed configuration ever
 
 def _memory(board):
     # What one wake tells the next, in RTC memory: kept across deep sleep, cleared by a power
-    # cycle. The wake count, and the check-ins of the wake module.
+    # cycle. The wake count, and the check-ins and the digest of the screen of the wake module.
     try:
         memory = json.loads(board.rtc_memory() or b"{}")
     except ValueError:
@@ -62,6 +62,10 @@ def run(board):
     board.mount_cfg()
     doc = _load(board)
     while doc is None:
+        # The setup screen replaced whatever the wake showed last: the next room view must be
+        # drawn even if it equals that one (app.wake, Wake._show).
+        if memory.pop("shown", None) is not None:
+            board.rtc_memory(json.dumps(memory).encode())
         board.sleep(NOT_CONFIGURED_RETRY_MS)
         doc = _load(board)
     print("state: configured | " + config.describe(doc))

@@ -23,7 +23,9 @@ VERSION = const(1)
 
 KIND_CONFIG = const(1)
 KIND_TOKENS = const(2)
-KIND_NAMES = {KIND_CONFIG: "panel configuration", KIND_TOKENS: "token store"}
+KIND_SCHEDULE = const(3)
+KIND_NAMES = {KIND_CONFIG: "panel configuration", KIND_TOKENS: "token store",
+              KIND_SCHEDULE: "last good schedule"}
 
 KEY_LEN = const(32)
 KEY_ID_LEN = const(8)

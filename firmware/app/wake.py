@@ -3,25 +3,31 @@
 # the room's calendar for today and tomorrow, release no-shows, show the view model, and say
 # how long to sleep. Every failure becomes a problem screen with what an admin should do; the
 # next wake tries again by itself.
+import binascii
 import gc
+import hashlib
 import json
 import time
 
-from app import clock, http_tls, room
+from app import clock, http_tls, room, seal, words
 from app.entra import REFRESH_MARGIN, Entra, SignInError, SignInRequired
 from app.graph import Graph, GraphError
 from app.http import Session
 from app.http_errors import HttpError
 from app.tokens import TokenStore
 
+SCHEDULE_FILE = "/cfg/schedule.sealed"  # the last calendar read, for the offline screen
+# Problems that leave the last good schedule on screen (with a line saying so): the room's
+# meetings are still worth showing. Problems an admin must fix get their own screen.
+OFFLINE_KINDS = ("wifi_not_found", "wifi_timeout", "wifi_refused", "network", "throttled",
+                 "unavailable", "bad_response", "signin_service")
 MIN_SLEEP_S = 30  # never wake more often than this for a boundary
 RETRY_S = 60  # after a fault, look again this soon (or as Retry-After says)
 SIGNIN_CODES = 4  # device codes offered in one wake (Entra's last 15 minutes each)
 SIGNIN_RETRY_S = 30 * 60  # then sleep, and offer a new one on the next wake
 FIND_WINDOW_S = 60 * 60  # "find a room": free now, and for how long in the next hour
 FIND_INTERVAL_MIN = 15
-BOOKED_SUBJECT = {"en": "Booked at the door", "nl": "Geboekt bij de deur"}
-REQUEST_TEXT = "Requested at the door panel of %s <%s> at %s.\r\nMeeting in the room: %s\r\n"
+_drawn = False  # this process has put a screen on the display (a later one may skip a redraw)
 
 
 class Auth:
@@ -50,7 +56,10 @@ class Wake:
         self.zone = clock.Zone(config["locale"]["posix_tz"])
         self.mailbox = config["room"]["mailbox"]
         self.checked_in = memory.setdefault("checked_in", [])
-        self.notice = None
+        locale = config["locale"]
+        self.language = locale.get("language") or "en"
+        self.style = locale.get("clock", 24)
+        self.notice = self.notice_kind = None
         self.stats = None
 
     # -- the wake ----------------------------------------------------------------------------
@@ -132,12 +141,12 @@ class Wake:
                     return tokens
             else:
                 reason = "the code expired before anyone signed in; here is a new code"
-        words = "nobody signed in with the last %d codes; a new one at %s, or touch the " \
+        text = "nobody signed in with the last %d codes; a new one at %s, or touch the " \
             "screen for one now" % (SIGNIN_CODES, clock.hhmm(clock.now() + SIGNIN_RETRY_S,
                                                               self.zone))
-        print("sign in: waiting | " + words)
-        self._show({"screen": "signin", "room": self._room_label(), "signin": None,
-                    "reason": words})
+        print("sign in: waiting | " + text)
+        self._show({"screen": "signin", "language": self.language, "room": self._room_label(),
+                    "signin": None, "reason": text})
         return None
 
     def _show_sign_in(self, code, reason):
@@ -145,8 +154,8 @@ class Wake:
         print("sign in: open %s and enter %s (code valid %d min) | %s" % (
             sign_in["verification_uri"], sign_in["user_code"], sign_in["expires_in"] // 60,
             reason))
-        self._show({"screen": "signin", "room": self._room_label(), "signin": sign_in,
-                    "reason": reason})
+        self._show({"screen": "signin", "language": self.language, "room": self._room_label(),
+                    "signin": sign_in, "reason": reason})
 
     # -- the room ----------------------------------------------------------------------------
 
@@ -164,19 +173,18 @@ class Wake:
         released = room.no_shows(events, now, self.config, self.checked_in,
                                  self.memory.get("watching_since"))
         for e in released:
-            graph.decline(self.mailbox["address"], e["id"], "Released by the door panel: "
-                          "nobody checked in within %d minutes of the start."
-                          % self.config["booking"]["auto_release_min"])
-            print("released: the meeting of %s-%s (nobody checked in)" % (
-                clock.hhmm(e["start"], self.zone), clock.hhmm(e["end"], self.zone)))
+            graph.decline(self.mailbox["address"], e["id"], words.say(
+                "release_comment", self.language, self.config["booking"]["auto_release_min"]))
+            span = "%s-%s" % (self._hhmm(e["start"]), self._hhmm(e["end"]))
+            print("released: the meeting of %s (nobody checked in)" % span)
+            self._notice("done", words.say("did_release", self.language, span))
         if released:
             events = self._events(graph, now)
         if find:
             self._show(self._find_view(graph, now))
             return MIN_SLEEP_S * 2
-        view = room.view(events, now, self.config, self.zone, self.checked_in, account)
-        view["notice"] = self.notice
-        self._show(view)
+        self._show(room.view(events, now, self.config, self.zone, self.checked_in, account,
+                             self.notice, self.notice_kind))
         return self._next_wake(events, now)
 
     def _events(self, graph, now):
@@ -188,48 +196,114 @@ class Wake:
         gc.collect()
         # From the first calendar read on (until a power cycle), the panel offers check-in.
         self.memory.setdefault("watching_since", now)
+        self.memory["read_at"] = now
+        self._keep(events, start, end, now)
         return events
 
-    def _act(self, graph, press, events, now):
-        offered = room.actions(events, now, self.config, self.checked_in)
-        if press not in offered:
-            print("press: %s is not offered now; ignored" % press)
+    def _keep(self, events, start, end, now):
+        """Seal the events into the cfg partition when they changed since the last kept
+        (a few writes a day), for the offline screen."""
+        data = json.dumps(events).encode()
+        digest = binascii.hexlify(hashlib.sha256(data).digest()[:6]).decode()
+        key = self.board.device_key()
+        if self.memory.get("kept") == digest or key is None:
+            return
+        doc = b'{"read_at": %d, "window": [%d, %d], "events": %s}' % (now, start, end, data)
+        self.board.write_file(SCHEDULE_FILE, seal.seal(key[0], key[1], seal.KIND_SCHEDULE, doc))
+        self.memory["kept"] = digest
+
+    def _offline(self, kind, text):
+        """The room from the last good schedule, with a line saying since when it is not
+        updated and why; None without a schedule for now."""
+        data, key = self.board.read_file(SCHEDULE_FILE), self.board.device_key()
+        if data is None or key is None:
             return None
-        current = room.current_and_next(events, now)[0]
+        try:
+            doc = json.loads(seal.open_sealed(key[0], key[1], seal.KIND_SCHEDULE, data))
+        except (seal.SealError, ValueError):
+            return None
+        now = clock.now()
+        if not doc["window"][0] <= now < doc["window"][1]:
+            return None
+        read_at = self.memory.get("read_at") or doc["read_at"]
+        view = room.view(doc["events"], now, self.config, self.zone, self.checked_in)
+        view["actions"], view["labels"] = [], {}  # nothing can be done without Graph
+        view["offline"] = {"kind": kind, "since": self._hhmm(read_at), "text": words.say(
+            "offline", self.language, self._hhmm(read_at), text)}
+        return view
+
+    def _hhmm(self, t):
+        return clock.hhmm(t, self.zone, self.style)
+
+    def _notice(self, kind, text):
+        self.notice, self.notice_kind = text, kind
+
+    def _act(self, graph, press, events, now):
+        """Do what a press asks, if the rules allow it now; else say why not (a notice on the
+        screen and a console line). "changed" (the calendar changed: read it again), "local",
+        "find" or None (refused)."""
+        if press in ("back", "signin"):
+            # The rooms screen's way back, or a touch meant for a sign-in screen gone since:
+            # the room screen, nothing to refuse.
+            print("press: %s | the room screen" % press)
+            return None
+        state = room.State(events, now, self.config, self.checked_in)
+        lang = self.language
+        if press not in state.offered:
+            why = state.refusal(press, self.zone, lang, self.style)
+            print("press: %s refused | %s" % (press, why))
+            self._notice("refused", why)
+            return None
+        current = state.current
         name, _, arg = press.partition(":")
         address = self.mailbox["address"]
         if name == "book":
-            subject = BOOKED_SUBJECT.get(self.config["locale"].get("language"), "Booked")
-            graph.create_event(address, subject, now, now + int(arg) * 60,
-                               "Booked at the room's door panel.")
-            print("booked: %s min from %s" % (arg, clock.hhmm(now, self.zone)))
+            start, end = state.book_start(), state.ends[press]
+            booked = graph.create_event(address, words.word("booked_subject", lang), start, end,
+                                        words.word("booked_body", lang))
+            # Booked by someone at the door: they are there, so it needs no check-in.
+            self._checked_in(booked)
+            print("booked: %s min from %s" % (arg, self._hhmm(start)))
+            self._notice("done", words.say("did_book", lang, self._hhmm(end)))
             return "changed"
         if name == "extend":
-            graph.move_end(address, current["id"], current["end"] + int(arg) * 60)
-            print("extended: %s min" % arg)
+            end = state.ends[press]
+            graph.move_end(address, current["id"], end)
+            print("extended: %s min, until %s" % (arg, self._hhmm(end)))
+            self._notice("done", words.say("did_extend", lang, room.moment(
+                end, now, self.zone, self.style, lang)))
             return "changed"
         if name == "end":
             # Graph wants the end after the start; a meeting ended in the second it began keeps
             # one second.
             graph.move_end(address, current["id"], max(now, current["start"] + 1))
-            print("ended early at %s" % clock.hhmm(now, self.zone))
+            print("ended early at %s" % self._hhmm(now))
+            self._notice("done", words.word("did_end", lang))
             return "changed"
         if name == "checkin":
-            soon = current or room.current_and_next(events, now)[1]
-            self.checked_in.append(room.event_key(soon))
-            del self.checked_in[:-room.CHECKED_IN_MAX]
-            print("checked in")
+            self._checked_in(state.target)
+            print("checked in: the meeting of %s" % self._hhmm(state.target["start"]))
+            self._notice("done", words.word("did_checkin", lang))
             return "local"
         if name == "service":
             kind, _, index = arg.partition(":")
-            what = self.config["service"][kind][int(index)]
-            meeting = room.title(current, self.config["privacy"]["show"]) if current else "none"
-            graph.send_mail(self.config["service"]["recipient"], what, REQUEST_TEXT % (
-                self._room_label()["name"], address, clock.hhmm(now, self.zone), meeting))
-            self.notice = "Request sent: %s" % what
+            service = self.config["service"]
+            what = service[kind][int(index)]
+            meeting = room.title(current, self.config["privacy"]["show"], address, lang) \
+                if current else words.word("mail_none", lang)
+            graph.send_mail(service["recipient"], what, words.say(
+                "mail_body", lang, self._room_label()["name"], address, self._hhmm(now),
+                meeting))
             print("service request sent: %s" % what)
+            self._notice("done", words.say("did_request", lang, what))
             return "local"
         return "find"
+
+    def _checked_in(self, event):
+        key = room.event_key(event)
+        if key not in self.checked_in:
+            self.checked_in.append(key)
+            del self.checked_in[:-room.CHECKED_IN_MAX]
 
     def _find_view(self, graph, now):
         """Other rooms (the room list's and the alternatives), free now or not."""
@@ -240,23 +314,38 @@ class Wake:
                            lambda r: names.setdefault(r["address"], r["name"]))
         for alt in cfg_room.get("alternatives") or ():
             names[alt["address"]] = alt["name"] or names.get(alt["address"]) or alt["address"]
-        names.pop(self.mailbox["address"], None)
+        own = self.mailbox["address"].lower()
+        for address in list(names):
+            if address.lower() == own:
+                del names[address]
         rooms = []
         if names:
             graph.schedule(list(names), now, now + FIND_WINDOW_S, FIND_INTERVAL_MIN, rooms.append)
         out = []
+        lang, slots = self.language, FIND_WINDOW_S // 60 // FIND_INTERVAL_MIN
         for r in rooms:
             view = r["view"] or ""
             free_slots = 0
             while free_slots < len(view) and view[free_slots] == "0":
                 free_slots += 1
+            known = r["error"] is None and bool(view)
+            free = known and free_slots > 0
+            if not known:
+                text = words.word("unknown", lang)
+            elif not free:
+                text = words.word("busy", lang)
+            elif free_slots >= slots:
+                text = words.word("free_hour", lang)
+            else:
+                text = words.say("free_for", lang, words.duration(free_slots * FIND_INTERVAL_MIN,
+                                                                   lang))
             out.append({"name": names.get(r["address"], r["address"]), "address": r["address"],
-                        "free": bool(view) and free_slots > 0 and r["error"] is None,
-                        "free_for_min": free_slots * FIND_INTERVAL_MIN if r["error"] is None
-                        else None})
+                        "free": free, "free_for_min": free_slots * FIND_INTERVAL_MIN if known
+                        else None, "status_text": text})
         out.sort(key=lambda r: (not r["free"], r["name"]))
-        return {"screen": "rooms", "room": self._room_label(), "rooms": out,
-                "time": clock.hhmm(now, self.zone, self.config["locale"].get("clock", 24))}
+        return {"screen": "rooms", "language": lang, "room": self._room_label(),
+                "heading": words.word("other_rooms", lang), "rooms": out,
+                "time": self._hhmm(now)}
 
     def _next_wake(self, events, now):
         """The earliest of the refresh interval and the next moment the screen changes."""
@@ -265,10 +354,12 @@ class Wake:
         window = cfg["booking"]["check_in"]
         release = cfg["booking"].get("auto_release_min") or 0
         for e in events:
-            if not room.busy(e) or e["all_day"]:
+            if not room.busy(e):
                 continue
-            moments = [e["start"], e["end"]]
-            if window["enabled"]:
+            # Its start and end, the "soon" statuses before them, its check-in window, the
+            # release of a no-show.
+            moments = [e["start"], e["end"], e["start"] - room.SOON_S, e["end"] - room.SOON_S]
+            if window["enabled"] and not e["all_day"]:
                 moments.append(e["start"] - window["window_before_min"] * 60)
                 moments.append(e["start"] + window["window_after_min"] * 60)
                 if release:
@@ -325,7 +416,11 @@ class Wake:
         wait = int(retry_after) if retry_after else RETRY_S
         wait = max(MIN_SLEEP_S, min(wait, self.config["schedule"]["refresh_min"] * 60))
         print("problem: %s | %s | %s" % (kind, words, action))
-        self._show({"screen": "problem", "room": self._room_label(),
+        offline = self._offline(kind, words) if kind in OFFLINE_KINDS else None
+        if offline is not None:
+            self._show(offline)
+            return wait
+        self._show({"screen": "problem", "language": self.language, "room": self._room_label(),
                     "problem": {"kind": kind, "words": words, "action": action,
                                 "retry_in_s": wait}})
         return wait
@@ -335,15 +430,32 @@ class Wake:
                 "address": self.mailbox["address"]}
 
     def _show(self, view):
+        """Put a view model on the screen, unless the screen already shows exactly it: the
+        digest of its JSON is kept in RTC memory ("shown"), and a panel whose display kept its
+        picture (this process drew it, or a deep sleep since; not a reset) skips the redraw.
+        Everything in the view is visible, so nothing is left out of the comparison; the clock
+        minute is in it, so a room view changes at most once a minute."""
+        global _drawn
         data = json.dumps(view).encode()
-        self.board.show(data)
-        if view["screen"] == "room":
-            print("screen: room | %s%s | %d today, %d tomorrow" % (
-                view["status"], " until " + view["until"] if view["until"] else "",
-                len(view["agenda"]["today"]), len(view["agenda"]["tomorrow"])))
-        elif view["screen"] == "rooms":
-            print("screen: rooms | %d free of %d" % (
-                sum(1 for r in view["rooms"] if r["free"]), len(view["rooms"])))
+        digest = binascii.hexlify(hashlib.sha256(data).digest()[:6]).decode()
+        same = self.memory.get("shown") == digest and (
+            _drawn or self.board.reset_cause() == "deep-sleep wake")
+        if not same:
+            self.board.show(data)
+            self.memory["shown"] = digest
+            _drawn = True
+        drawn = "unchanged, not redrawn" if same else "redrawn"
+        screen = view["screen"]
+        if screen == "room":
+            print("screen: room%s | %s%s | %d today, %d tomorrow | %s" % (
+                ", offline" if view.get("offline") else "", view["status"],
+                " until " + view["until"] if view["until"] else "",
+                len(view["agenda"]["today"]), len(view["agenda"]["tomorrow"]), drawn))
+        elif screen == "rooms":
+            print("screen: rooms | %d free of %d | %s" % (
+                sum(1 for r in view["rooms"] if r["free"]), len(view["rooms"]), drawn))
+        else:
+            print("screen: %s | %s" % (screen, drawn))
 
 
 def report(wake, started_ms):

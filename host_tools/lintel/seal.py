@@ -25,7 +25,9 @@ VERSION = 1
 
 KIND_CONFIG = 1
 KIND_TOKENS = 2
-KIND_NAMES = {KIND_CONFIG: "panel configuration", KIND_TOKENS: "token store"}
+KIND_SCHEDULE = 3  # the panel's own: the last calendar it read, for the offline screen
+KIND_NAMES = {KIND_CONFIG: "panel configuration", KIND_TOKENS: "token store",
+              KIND_SCHEDULE: "last good schedule"}
 
 KEY_LEN = 32
 KEY_ID_LEN = 8

@@ -1,0 +1,303 @@
+# The wake's room part (app/wake.Wake._room: presses, no-shows, the screen), in the Unix-port
+# MicroPython, against a stand-in Graph that keeps a calendar in memory: each action goes
+# through the backend and shows at once, each refusal is a notice in the view, service mails
+# follow privacy, and the screen is redrawn only when the view changes.
+import json
+
+from app import clock, room, wake
+
+NOON = clock.timegm(2026, 11, 25, 11, 0)  # 12:00 in Amsterdam
+MIN = 60
+ROOM = "room-4.12@contoso.example"
+FACILITIES = {"address": "facilities@contoso.example", "name": "Facilities"}
+_real_now = clock.now
+
+
+def config(**changes):
+    doc = {
+        "room": {"mailbox": {"address": ROOM, "name": "Boardroom 4.12"},
+                 "room_list": None, "alternatives": []},
+        "locale": {"posix_tz": "CET-1CEST,M3.5.0,M10.5.0/3", "clock": 24, "language": "en"},
+        "privacy": {"show": "subject"},
+        "booking": {"allowed": True, "durations": [15, 30, 60],
+                    "check_in": {"enabled": True, "window_before_min": 5,
+                                 "window_after_min": 10},
+                    "auto_release_min": 0},
+        "service": {"recipient": FACILITIES, "catering": ["More coffee"], "support": []},
+        "schedule": {"refresh_min": 5},
+    }
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        doc[section][name] = value
+    return doc
+
+
+def event(start_min, minutes, subject="Planning", **kw):
+    e = {"id": "AAMkAD-%d-%d" % (start_min, minutes), "start": NOON + start_min * MIN,
+         "end": NOON + (start_min + minutes) * MIN, "subject": subject,
+         "organizer": "Amara Okafor", "organizer_address": "amara.okafor@contoso.example",
+         "private": False, "all_day": False, "cancelled": False, "show_as": "busy"}
+    e.update(kw)
+    return e
+
+
+class Graph:
+    """The calls Wake makes, on a calendar in memory; `calls` records the writes."""
+
+    def __init__(self, *events):
+        self.events = [dict(e) for e in events]
+        self.calls = []
+        self.made = 0
+
+    def calendar_view(self, mailbox, start, end, on_event):
+        assert mailbox == ROOM
+        for e in sorted(self.events, key=lambda e: e["start"]):
+            if e["start"] < end and e["end"] > start:
+                on_event(dict(e))
+
+    def _find(self, event_id):
+        for e in self.events:
+            if e["id"] == event_id:
+                return e
+        raise AssertionError("no event " + event_id)
+
+    def create_event(self, mailbox, subject, start, end, body_text=None):
+        self.made += 1
+        e = event(0, 0, subject, id="made-%d" % self.made, start=start, end=end,
+                  organizer="Boardroom 4.12", organizer_address=mailbox)
+        self.events.append(e)
+        self.calls.append(("create", subject, start, end))
+        return dict(e)
+
+    def move_end(self, mailbox, event_id, end):
+        e = self._find(event_id)
+        e["end"] = end
+        self.calls.append(("move_end", event_id, end))
+        return dict(e)
+
+    def decline(self, mailbox, event_id, comment):
+        self.events.remove(self._find(event_id))
+        self.calls.append(("decline", event_id, comment))
+
+    def send_mail(self, to, subject, text):
+        self.calls.append(("mail", to["address"], subject, text))
+
+
+class Board:
+    def __init__(self, cause="deep-sleep wake"):
+        self.presses, self.shown, self.cause = [], [], cause
+
+    def take_presses(self):
+        presses, self.presses = self.presses, []
+        return presses
+
+    def show(self, data):
+        self.shown.append(json.loads(data))
+
+    def reset_cause(self):
+        return self.cause
+
+    def device_key(self):
+        return None  # not provisioned: the wake keeps no offline schedule here
+
+
+def run(graph, presses=(), now=NOON, cfg=None, memory=None, board=None):
+    """One wake's room part at `now`: (the view shown or None, the Wake, the board)."""
+    board = board or Board()
+    board.presses = list(presses)
+    memory = {} if memory is None else memory
+    memory.setdefault("watching_since", now - 3600)
+    w = wake.Wake(board, cfg or config(), memory)
+    clock.now = lambda: now
+    try:
+        w._room(graph, {"name": "Lintel Room Panels", "upn": "lintel.panels@contoso.example"})
+    finally:
+        clock.now = _real_now
+    return (board.shown[-1] if board.shown else None), w, board
+
+
+def fresh():
+    wake._drawn = False  # as a new process
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+def test_book_now_books_from_the_minute_and_shows_it_at_once():
+    fresh()
+    g = Graph(event(60, 30, "Review"))
+    v, w, _ = run(g, ["book:30"], now=NOON + 25)
+    assert g.calls == [("create", "Booked at the panel", NOON, NOON + 30 * MIN)]
+    assert v["notice"] == "Booked until 12:30" and v["notice_kind"] == "done"
+    # Booked by someone at the door: checked in, not waiting for a check-in.
+    assert v["status"] == "checked_in" and v["checked_in"] is True
+    assert v["current"]["title"] == "Booked at the panel" and v["current"]["organizer"] is None
+    booked = g.events[1]
+    assert w.memory["checked_in"] == [room.event_key(booked)]
+    release = config(booking__auto_release_min=10)
+    assert room.no_shows([booked], NOON + 20 * MIN, release, w.checked_in, NOON - 3600) == []
+
+
+def test_book_in_dutch_has_the_dutch_subject():
+    fresh()
+    g = Graph()
+    v, _, _ = run(g, ["book:15"], cfg=config(locale__language="nl"))
+    assert g.calls[0][1] == "Geboekt via het paneel"
+    assert v["notice"] == "Geboekt tot 12:15" and v["status_text"] == "Ingecheckt"
+
+
+def test_book_past_the_next_meeting_is_refused_with_words():
+    fresh()
+    g = Graph(event(30, 30, "Review"))
+    v, _, _ = run(g, ["book:60"])
+    assert g.calls == []
+    assert v["notice"] == \
+        "The room is booked from 12:30: book until then or find another room."
+    assert v["notice_kind"] == "refused" and v["status"] == "free"
+    v, _, _ = run(g, ["book:15", "book:15"])  # the second press finds the room taken
+    assert len(g.calls) == 1
+    assert v["notice"] == "The room is in use until 12:15: find another room."
+
+
+def test_extend_and_end_early_go_through_graph():
+    fresh()
+    g = Graph(event(-30, 60), event(60, 30, "Review"))
+    v, _, _ = run(g, ["extend:15"])
+    assert g.calls == [("move_end", "AAMkAD--30-60", NOON + 45 * MIN)]
+    assert v["notice"] == "Extended until 12:45" and v["current"]["end"] == "12:45"
+    assert v["until"] == "12:45"
+    v, _, _ = run(g, ["extend:30"])  # to 13:15: past the Review at 13:00
+    assert len(g.calls) == 1 and v["notice_kind"] == "refused"
+    assert v["notice"] == "The room is booked from 13:00: extend until then at most."
+    v, _, _ = run(g, ["end"], now=NOON + 5 * MIN)
+    assert g.calls[-1] == ("move_end", "AAMkAD--30-60", NOON + 5 * MIN)
+    assert v["notice"] == "Meeting ended" and v["status"] == "free" and v["current"] is None
+    v, _, _ = run(g, ["end"], now=NOON + 6 * MIN)
+    assert v["notice"] == "There is no meeting on to end." and len(g.calls) == 2
+
+
+def test_extend_until_the_next_meeting_when_no_duration_fits():
+    fresh()
+    g = Graph(event(-30, 60), event(40, 30, "Review"))
+    v, _, _ = run(g)
+    assert v["actions"][:2] == ["extend:10", "end"]
+    assert v["labels"]["extend:10"] == "Extend until 12:40"
+    v, _, _ = run(g, ["extend:10"])
+    assert g.calls == [("move_end", "AAMkAD--30-60", NOON + 40 * MIN)]
+    assert v["status"] == "busy" and v["until"] == "13:10"  # now back to back with Review
+
+
+def test_check_in_is_remembered_and_stops_the_release():
+    fresh()
+    g = Graph(event(-3, 60))
+    v, w, _ = run(g)
+    assert v["status"] == "awaiting_checkin" and "checkin" in v["actions"]
+    memory = w.memory
+    v, _, _ = run(g, ["checkin"], memory=memory)
+    assert v["status"] == "checked_in" and v["notice"] == "Thank you, you are checked in"
+    assert g.calls == []  # a check-in is the panel's own business
+    v, _, _ = run(g, [], now=NOON + 20 * MIN, memory=memory)
+    assert g.calls == [] and v["status"] == "busy" and v["checked_in"] is True
+    v, _, _ = run(g, ["checkin"], now=NOON + 20 * MIN, memory=memory)
+    assert v["notice"] == "Check-in closed at 12:07."
+
+
+def test_a_no_show_is_released_and_the_screen_says_so():
+    fresh()
+    g = Graph(event(-10, 60))
+    v, _, _ = run(g, cfg=config(booking__auto_release_min=10))
+    assert g.calls[0][0] == "decline" and "within 10 minutes" in g.calls[0][2]
+    assert v["status"] == "free"
+    assert v["notice"] == "The meeting of 11:50-12:50 was released: nobody checked in"
+
+
+def test_check_in_outside_the_window_is_refused_with_words():
+    fresh()
+    v, _, _ = run(Graph(event(30, 30)), ["checkin"])
+    assert v["notice"] == "Check-in opens at 12:25." and v["notice_kind"] == "refused"
+
+
+def test_a_service_request_names_the_meeting_as_privacy_allows():
+    fresh()
+    meeting = event(-10, 60, "Salary review")
+    for show, want in (("subject", "Salary review (Amara Okafor)"),
+                       ("organizer", "Amara Okafor"), ("busy", "Busy")):
+        g = Graph(meeting)
+        v, _, _ = run(g, ["service:catering:0"], cfg=config(privacy__show=show),
+                      memory={"checked_in": [room.event_key(meeting)]})
+        (call,) = g.calls
+        assert call[:3] == ("mail", "facilities@contoso.example", "More coffee")
+        assert "Boardroom 4.12 <%s> at 12:00" % ROOM in call[3]
+        assert call[3].endswith("Meeting in the room: %s\r\n" % want), call[3]
+        assert v["notice"] == "Request sent: More coffee"
+    g = Graph(event(-10, 60, "Salary review", private=True))
+    run(g, ["service:catering:0"], memory={"checked_in": [room.event_key(meeting)]})
+    assert "Meeting in the room: Private meeting" in g.calls[-1][3]
+    g = Graph()
+    run(g, ["service:catering:0"])
+    assert g.calls[-1][3].endswith("Meeting in the room: none\r\n")
+
+
+def test_back_from_the_rooms_screen_shows_the_room_without_a_notice():
+    fresh()
+    g = Graph()
+    v, _, _ = run(g, ["back", "signin"])
+    assert v["screen"] == "room" and v["notice"] is None and g.calls == []
+
+
+def test_a_service_request_without_a_recipient_is_refused():
+    fresh()
+    g = Graph()
+    v, _, _ = run(g, ["service:catering:0"], cfg=config(service__recipient=None))
+    assert g.calls == [] and "service:catering:0" not in v["actions"]
+    assert v["notice"] == "Service requests are not set up at this panel."
+
+
+# -- redraws ----------------------------------------------------------------------------------
+
+def test_the_screen_is_redrawn_only_when_the_view_changes():
+    fresh()
+    g = Graph(event(60, 30))
+    board, memory = Board(), {}
+    run(g, now=NOON + 5, board=board, memory=memory)
+    assert len(board.shown) == 1 and len(memory["shown"]) == 12
+    run(g, now=NOON + 50, board=board, memory=memory)  # the same minute, the same calendar
+    assert len(board.shown) == 1
+    run(g, now=NOON + 65, board=board, memory=memory)  # the clock shows 12:01 now
+    assert len(board.shown) == 2 and board.shown[-1]["time"] == "12:01"
+    g.events[0]["subject"] = "Planning, moved"
+    run(g, now=NOON + 70, board=board, memory=memory)  # a change in the calendar
+    assert len(board.shown) == 3
+    # A deep sleep keeps the picture: a new process after one skips the redraw...
+    fresh()
+    run(g, now=NOON + 80, board=board, memory=memory)
+    assert len(board.shown) == 3
+    # ... a reset does not.
+    fresh()
+    board.cause = "software reset"
+    run(g, now=NOON + 90, board=board, memory=memory)
+    assert len(board.shown) == 4
+
+
+def test_a_press_notice_is_drawn_and_goes_with_the_next_wake():
+    fresh()
+    g = Graph()
+    board, memory = Board(), {}
+    run(g, now=NOON, board=board, memory=memory)
+    run(g, ["book:60"], now=NOON + 20, board=board, memory=memory)
+    run(g, ["book:60"], now=NOON + 30, board=board, memory=memory)
+    assert [v["notice"] for v in board.shown] == [
+        None, "Booked until 13:00", "The room is in use until 13:00: find another room."]
+    run(g, now=NOON + 40, board=board, memory=memory)
+    assert len(board.shown) == 4 and board.shown[-1]["notice"] is None
+
+
+def test_the_next_wake_comes_at_the_next_status_change():
+    fresh()
+    g = Graph(event(30, 30))  # 12:30-13:00; check-in 12:25-12:40, release 12:40
+    w = wake.Wake(Board(), config(booking__auto_release_min=10, schedule__refresh_min=60), {})
+    events = []
+    g.calendar_view(ROOM, 0, NOON * 2, events.append)
+    assert w._next_wake(events, NOON - 60 * MIN) == 60 * MIN  # refresh_min
+    assert w._next_wake(events, NOON + 18 * MIN) == 2 * MIN  # starting soon at 12:20
+    assert w._next_wake(events, NOON + 21 * MIN) == 4 * MIN  # check-in opens at 12:25
+    assert w._next_wake(events, NOON + 42 * MIN) == 8 * MIN  # ending soon at 12:50
