@@ -20,6 +20,7 @@ COMMANDS = {
     "secure": ("lintel.secure", "plan and burn flash encryption and secure boot"),
     "emulate": ("lintel.emulator.cli", "boot an image in the emulated panel"),
     "tenant": ("lintel.tenant.cli", "run a local fake Microsoft 365 tenant for the emulator"),
+    "render": ("lintel.render", "draw a view model as the panel would, to a PNG"),
     "demo": ("lintel.demo", "an emulated panel signed in to the fake tenant, end to end"),
 }
 

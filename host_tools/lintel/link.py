@@ -6,6 +6,7 @@ one JSON line each.
 """
 
 import json
+import time
 
 import serial
 import serial.tools.list_ports
@@ -48,12 +49,18 @@ class PanelLink:
             self._t = SerialTransport(port, baudrate=115200)
         except (TransportError, serial.SerialException, OSError) as e:
             raise LintelError(f"cannot open {port}: {_words(e)}") from None
-        try:
-            self._t.enter_raw_repl(soft_reset=True)
-        except (TransportError, serial.SerialException, OSError) as e:
-            self.close()
-            raise LintelError(f"{port}: the panel does not answer on its console "
-                              f"({_words(e)}); is it running MicroPython?") from None
+        for attempt in (1, 2):
+            try:
+                self._t.enter_raw_repl(soft_reset=True)
+                break
+            except (TransportError, serial.SerialException, OSError) as e:
+                # A panel caught between a deep sleep and its next wake, or busy starting its
+                # Wi-Fi, can miss the first Ctrl-C/Ctrl-A: one more try before giving up.
+                if attempt == 2:
+                    self.close()
+                    raise LintelError(f"{port}: the panel does not answer on its console "
+                                      f"({_words(e)}); is it running MicroPython?") from None
+                time.sleep(0.5)
 
     def __enter__(self):
         return self

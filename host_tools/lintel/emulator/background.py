@@ -30,10 +30,12 @@ class BackgroundEmulator:
              "--log", str(self.log), "--state", str(self.state), *extra],
             stdout=subprocess.PIPE, stderr=self.stderr, text=True,
         )
-        self.port = None
+        self.port = self.web_url = None
         for line in self.proc.stdout:
             if line.startswith("rom loader: socket://127.0.0.1:"):
                 self.port = int(line.rsplit(":", 1)[1])
+            if line.startswith("web: "):
+                self.web_url = line[5:].strip()
             if line.startswith("board:"):
                 break
         if self.port is None:

@@ -39,6 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dump-view", action="store_true",
                    help="at the end, print the last view model the panel showed, as JSON "
                         "(with --once: the view of one wake)")
+    p.add_argument("--web", type=int, metavar="PORT",
+                   help="serve the panel's live screen on http://127.0.0.1:PORT/ (0: any free "
+                        "port); a click on a button is a touch")
+    p.add_argument("--web-link", action="append", default=[], metavar="TEXT=URL",
+                   help="a link to show on the web page (e.g. the fake tenant's sign-in page)")
     p.add_argument("--log", metavar="FILE", help="copy the console's output to FILE ('-': stdout)")
     p.add_argument("--trace", action="store_true",
                    help="print every console read and write and every ROM loader packet")
@@ -77,7 +82,7 @@ def run(args) -> int:
     options = Options(speed=args.speed, once=args.once, heap=args.heap, mac=_mac(args),
                       ap_ssid=args.ap_ssid, ap_psk=args.ap_psk, log=log, trace=trace)
     panel = EmulatedPanel(board, flash, state, options)
-    loader = None
+    loader = web = None
     try:
         if args.console:
             _link(args.console, panel.device)
@@ -94,6 +99,8 @@ def run(args) -> int:
                 raise LintelError(f"cannot serve the ROM loader on port {args.rom_port}: "
                                   f"{e.strerror}") from None
             print(f"rom loader: socket://127.0.0.1:{port}", flush=True)
+        if args.web is not None:
+            web = _web(args, state, board, panel)
         print(f"board: {board.name}", flush=True)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda *_: panel.stop(0))
@@ -105,10 +112,30 @@ def run(args) -> int:
     finally:
         if loader is not None:
             loader.close()
+        if web is not None:
+            web.close()
         panel.close()
         flash.close()
         if args.console and args.console.is_symlink():
             args.console.unlink()
+
+
+def _web(args, state: Path, board, panel):
+    from lintel.emulator.web import WebView
+
+    links = []
+    for item in args.web_link:
+        text, sep, url = item.partition("=")
+        if not sep or not url.startswith(("http://", "https://")):
+            raise LintelError(f"--web-link {item!r}: expected TEXT=http(s)://...")
+        links.append((text, url))
+    web = WebView(state, board, panel.opt.mac.hex(), links)
+    try:
+        port = web.serve(args.web)
+    except OSError as e:
+        raise LintelError(f"cannot serve the web view on port {args.web}: {e.strerror}") from None
+    print(f"web: http://127.0.0.1:{port}/", flush=True)
+    return web
 
 
 def _dump_view(state: Path) -> None:
