@@ -135,7 +135,7 @@ class Board:
     # -- screen and touch ---------------------------------------------------------------------
 
     def show(self, view_json):
-        """Put a view model (JSON bytes) on the screen."""
+        """Put a view model (its JSON text) on the screen."""
         # The panel's own display driver and LVGL screens arrive with issue 5; the emulated
         # board hands the view model to the host's renderer.
         if host_link is not None:
