@@ -336,7 +336,8 @@ def one_wake(lab, flash: Path, heap_k: int, work: Path, events: int) -> dict:
             view = None
     agenda = 0
     if view and view.get("screen") == "room":
-        agenda = len(view["agenda"]["today"]) + len(view["agenda"]["tomorrow"])
+        agenda = len(view["agenda"]["today"]) + len(view["agenda"]["tomorrow"]) + sum(
+            view["agenda"].get("more", {}).values())
     memory_error = "MemoryError" in console or "memory allocation failed" in console
     m = WAKE_LINE.search(console)
     shutil.rmtree(folder, ignore_errors=True)

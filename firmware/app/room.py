@@ -10,6 +10,7 @@
 from app import clock, words
 
 CHECKED_IN_MAX = 16  # check-ins remembered (RTC memory is small); older ones are not needed
+AGENDA_MAX = 8  # meetings a day in the view model; the room screen lists about six
 SOON_S = 10 * 60  # ending_soon / starting_soon: within this of the change
 EXTEND_MIN_S = 5 * 60  # "extend until the next meeting" is offered for a gap this long or more
 STATUSES = ("free", "busy", "ending_soon", "starting_soon", "awaiting_checkin", "checked_in")
@@ -450,14 +451,17 @@ def view(events, now, config, zone, checked_in, account=None, notice=None, notic
                 "all_day": e["all_day"], "now": busy(e) and e["start"] <= now < e["end"],
                 "free": not busy(e), "tentative": e["show_as"] == "tentative", "tag": tag}
 
-    agenda = {"today": [], "tomorrow": []}
+    # At most AGENDA_MAX meetings a day: more than a screen can list, and a view whose size
+    # does not grow with a busy calendar (the panel's heap); `more` counts the rest.
+    agenda = {"today": [], "tomorrow": [], "more": {"today": 0, "tomorrow": 0}}
     for e in events:
         if e["cancelled"] or e["end"] <= now or e["start"] >= after:
             continue
-        if e["start"] < tomorrow:
-            agenda["today"].append(item(e, now))
+        day = "today" if e["start"] < tomorrow else "tomorrow"
+        if len(agenda[day]) < AGENDA_MAX:
+            agenda[day].append(item(e, now if day == "today" else tomorrow))
         else:
-            agenda["tomorrow"].append(item(e, tomorrow))
+            agenda["more"][day] += 1
     checkin_text = None
     if state.target is not None and not state.target_checked:
         release = config["booking"].get("auto_release_min") or 0
