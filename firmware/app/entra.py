@@ -7,6 +7,7 @@ import binascii
 import json
 
 from app import clock
+from app.http import retry_after
 from app.http_errors import HttpError
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -165,19 +166,6 @@ class Entra:
             else None
         words = "Entra answered %s%s" % (error, " (AADSTS%d)" % code if code else "")
         raise SignInError(error, words, code, retry, busy)
-
-
-def retry_after(value, cap=None):
-    """Seconds from a Retry-After header (whole or decimal seconds; an HTTP date is not worth
-    parsing on a panel, so it counts as 'soon'), or None."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 30.0
-    seconds = max(0.0, seconds)
-    return min(seconds, cap) if cap else seconds
 
 
 def _account(id_token):

@@ -6,8 +6,8 @@
 import time
 
 from app import clock, jsonstream
-from app.entra import SignInRequired, retry_after
-from app.http import quote, split_url
+from app.entra import SignInRequired
+from app.http import quote, retry_after, split_url
 from app.http_errors import HttpError
 
 # The event fields the panel shows or reasons with: $select keeps each event about 500 bytes.

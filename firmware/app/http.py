@@ -330,6 +330,19 @@ def join_url(base, location):
     return origin + path[:path.rfind("/") + 1] + location
 
 
+def retry_after(value, cap=None):
+    """Seconds from a Retry-After header (whole or decimal seconds; an HTTP date is not worth
+    parsing on a panel, so it counts as 'soon'), or None."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 30.0
+    seconds = max(0.0, seconds)
+    return min(seconds, cap) if cap else seconds
+
+
 def urlencode(fields):
     """application/x-www-form-urlencoded text of a dict."""
     return "&".join(quote(str(k)) + "=" + quote(str(v)) for k, v in fields.items())

@@ -13,7 +13,7 @@ from app import clock, http_tls, room, seal, words
 from app.entra import REFRESH_MARGIN, Entra, SignInError, SignInRequired
 from app.graph import Graph, GraphError
 from app.http import Session
-from app.http_errors import HttpError
+from app.http_errors import HttpError, TlsError
 from app.tokens import TokenStore
 
 SCHEDULE_FILE = "/cfg/schedule.sealed"  # the last calendar read, for the offline screen
@@ -61,6 +61,7 @@ class Wake:
         self.style = locale.get("clock", 24)
         self.notice = self.notice_kind = None
         self.stats = None
+        self.account = None  # the signed-in account, once known: its UPN goes into advice
 
     # -- the wake ----------------------------------------------------------------------------
 
@@ -104,8 +105,9 @@ class Wake:
                 if auth.tokens is None:
                     return SIGNIN_RETRY_S
                 store.save(auth.tokens)
+            self.account = auth.tokens.get("account")
             try:
-                return self._room(graph, auth.tokens.get("account"))
+                return self._room(graph, self.account)
             except SignInRequired as e:
                 print("sign-in lost: %s" % e.words)
                 store.clear()
@@ -213,7 +215,7 @@ class Wake:
             for k in ("id", "subject", "organizer", "start", "end", "show_as", "private",
                       "cancelled", "all_day"):
                 h.update(str(e.get(k)))
-        digest = binascii.hexlify(h.digest()[:6]).decode()
+        digest = _short(h)
         key = self.board.device_key()
         if self.memory.get("kept") == digest or key is None:
             return
@@ -399,8 +401,8 @@ class Wake:
                 "auto_release_min") else ""
             return self._problem("forbidden", e.words, "In Exchange Online PowerShell: "
                                  "Add-MailboxFolderPermission -Identity %s:\\Calendar -User %s "
-                                 "-AccessRights Editor%s" % (address, self._account_upn(),
-                                                            delegate))
+                                 "-AccessRights Editor%s" % (address, (self.account or {}).get(
+                                     "upn") or "<service account>", delegate))
         if e.kind == "not_found":
             return self._problem("not_found", "Graph does not know the mailbox %s" % address,
                                  "Check [room] mailbox in panel.toml and push it again.")
@@ -410,15 +412,9 @@ class Wake:
         return self._problem(e.kind, e.words, "The panel tries again by itself; if this "
                              "stays, look at the panel's console log.")
 
-    def _account_upn(self):
-        store = TokenStore(self.board, self.config["backend"])
-        tokens = store.load() or {}
-        return (tokens.get("account") or {}).get("upn") or "<service account>"
-
     def _network_problem(self, e):
         reason = e.reason
-        if reason == "tls" or reason in ("unknown_ca", "hostname", "expired", "not_yet_valid",
-                                         "bad_certificate", "no_ca", "bad_ca", "handshake"):
+        if isinstance(e, TlsError):
             action = ("If a proxy or firewall inspects TLS, add its CA certificate to [tls] "
                       "extra_ca in panel.toml and push the configuration again.")
             return self._problem("tls", str(e), action)
@@ -431,16 +427,16 @@ class Wake:
         return self._problem("network", str(e), "Check the network and firewall: the panel "
                              "needs HTTPS (port 443) to its Microsoft 365 hosts.")
 
-    def _problem(self, kind, words, action, retry_after=None):
+    def _problem(self, kind, text, action, retry_after=None):
         wait = int(retry_after) if retry_after else RETRY_S
         wait = max(MIN_SLEEP_S, min(wait, self.config["schedule"]["refresh_min"] * 60))
-        print("problem: %s | %s | %s" % (kind, words, action))
-        offline = self._offline(kind, words) if kind in OFFLINE_KINDS else None
+        print("problem: %s | %s | %s" % (kind, text, action))
+        offline = self._offline(kind, text) if kind in OFFLINE_KINDS else None
         if offline is not None:
             self._show(offline)
             return wait
         self._show({"screen": "problem", "language": self.language, "room": self._room_label(),
-                    "problem": {"kind": kind, "words": words, "action": action,
+                    "problem": {"kind": kind, "words": text, "action": action,
                                 "retry_in_s": wait}})
         return wait
 
@@ -456,7 +452,7 @@ class Wake:
         minute is in it, so a room view changes at most once a minute."""
         global _drawn
         data = json.dumps(view)  # str: hashlib and files take it as it is, no second copy
-        digest = binascii.hexlify(hashlib.sha256(data).digest()[:6]).decode()
+        digest = _short(hashlib.sha256(data))
         same = self.memory.get("shown") == digest and (
             _drawn or self.board.reset_cause() == "deep-sleep wake")
         if not same:
@@ -475,6 +471,11 @@ class Wake:
                 sum(1 for r in view["rooms"] if r["free"]), len(view["rooms"]), drawn))
         else:
             print("screen: %s | %s" % (screen, drawn))
+
+
+def _short(h):
+    """Twelve hex digits of a hash: enough to tell one schedule or screen from the next."""
+    return binascii.hexlify(h.digest()[:6]).decode()
 
 
 def report(wake, started_ms):
