@@ -151,6 +151,23 @@ class Board:
 
     # -- power ----------------------------------------------------------------------------
 
+    _cell = None  # the battery driver, made at the first reading
+
+    def battery(self):
+        """The cell now, {"mv", "percent"}; None on a mains board or one without a sense
+        divider. Read before the radio starts: a cell under a Wi-Fi burst reads low."""
+        if self._cell is None:
+            pins = self.info["pins"].get("battery")
+            cell = self.info["power"].get("battery")
+            if not self.battery_powered or not pins or not cell:
+                return None
+            from drivers.battery import Battery
+
+            self._cell = Battery(pins["adc"], pins.get("sense_enable"),
+                                 cell["divider"]["ratio"], cell["curve_mv_percent"])
+        mv = self._cell.millivolts()
+        return {"mv": mv, "percent": self._cell.percent(mv)}
+
     def rtc_memory(self, data=None):
         # Survives deep sleep, not power loss: for what one wake tells the next.
         return machine.RTC().memory() if data is None else machine.RTC().memory(data)

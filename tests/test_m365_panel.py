@@ -110,8 +110,12 @@ def test_the_panel_shows_a_code_is_signed_in_and_shows_the_seeded_day(lab):
 def test_book_extend_and_end_early(lab):
     fresh_room(lab)
     view = view_after_wake(lab)
-    assert view["status"] == "free" and "book:15" in view["actions"]
+    assert view["status"] == "free" and "book" in view["actions"]
     mark = lab.panel.mark()
+    lab.panel.press("book")  # "Book now" opens the durations
+    lab.panel.wait_for("screen: book | redrawn", since=mark)
+    view = lab.panel.view()
+    assert [c["action"] for c in view["choices"]] == ["book:15", "book:30", "book:60"]
     lab.panel.press("book:15")
     lab.panel.wait_for("booked: 15 min", since=mark)
     (booked,) = room_events(lab)
@@ -120,8 +124,8 @@ def test_book_extend_and_end_early(lab):
     # Booked at the door means someone is there: checked in ("checked_in" while the check-in
     # window of the lab's configuration is open, the first minute; "busy" after).
     assert view["status"] in ("busy", "checked_in") and view["checked_in"]
-    assert "extend:15" in view["actions"]
-    lab.panel.press("extend:15")
+    assert "extend" in view["actions"]
+    lab.panel.press("extend:15")  # as the extend picker's first button
     lab.panel.wait_for("extended: 15 min", since=mark)
     (extended,) = room_events(lab)
     assert _seconds(extended["end"]) - _seconds(booked["end"]) == 15 * 60
@@ -137,6 +141,10 @@ def test_a_service_request_is_mailed_to_facilities(lab):
     fresh_room(lab)
     lab.admin("DELETE", "outbox")
     mark = lab.panel.mark()
+    lab.panel.press("service")
+    lab.panel.wait_for("screen: service | redrawn", since=mark)
+    (catering, *_) = lab.panel.view()["groups"]
+    assert catering["choices"][0] == {"action": "service:catering:0", "label": "More coffee"}
     lab.panel.press("service:catering:0")
     lab.panel.wait_for("service request sent: More coffee", since=mark)
     (mail,) = lab.admin("GET", "outbox")
@@ -206,6 +214,31 @@ def test_wifi_down_then_back(lab):
     finally:
         state.write_text("up")
     lab.panel.wait_for("screen: room", since=lab.panel.mark())
+
+
+def test_a_low_then_empty_battery_then_a_charged_one(lab):
+    fresh_room(lab)
+    mark = lab.panel.mark()
+    try:
+        lab.panel.set_battery_mv(3620)  # 12 %, below the lab's 15 %
+        lab.panel.wait_for("battery: 3620 mV, 12 %", since=mark)
+        lab.panel.wait_for("screen: room", since=mark)
+        assert lab.panel.view()["battery"]["text"].startswith("Battery low (12%)")
+        lab.panel.set_battery_mv(3350)
+        text = lab.panel.wait_for("screen: battery | redrawn", since=mark)
+        assert "problem: battery | 0 % left" in text
+        view = lab.panel.view()
+        assert view["screen"] == "battery" and view["words"] == "The battery is empty"
+        # Nothing goes to the network on an empty cell: the wake's report says so.
+        report = lab.panel.wait_for("\nwake: ", since=mark + text.index("screen: battery"))
+        start = report.index("\nwake: ")
+        assert report[start:].startswith("\nwake: 0 requests, 0 connections")
+    finally:
+        lab.panel.set_battery_mv(4000)
+    after = lab.panel.mark()
+    lab.panel.press("signin")  # the button wakes it; charged, it shows the room again
+    lab.panel.wait_for("screen: room", since=after)
+    assert lab.panel.view()["battery"] is None
 
 
 def test_a_revoked_sign_in_returns_to_the_sign_in_screen_with_the_reason(lab):

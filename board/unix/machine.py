@@ -228,7 +228,7 @@ class ADC:
     ATTN_11DB = 3
     # Full-scale input per attenuation, ESP32-S3 Technical Reference Manual (SAR ADC).
     _FULL_SCALE_UV = (950_000, 1_250_000, 1_750_000, 3_100_000)
-    # Microvolts at a pin, set by models (the battery divider) or tests.
+    # Microvolts at a pin, set by models (the battery divider: a function) or tests.
     inputs = {}
 
     def __init__(self, pin, *, atten=ATTN_11DB):
@@ -239,7 +239,10 @@ class ADC:
         self._atten = atten
 
     def read_uv(self):
-        return min(ADC.inputs.get(self.pin, 0), self._FULL_SCALE_UV[self._atten])
+        uv = ADC.inputs.get(self.pin, 0)
+        if callable(uv):
+            uv = uv()
+        return min(uv, self._FULL_SCALE_UV[self._atten])
 
     def read_u16(self):
         return self.read_uv() * 65535 // self._FULL_SCALE_UV[self._atten]

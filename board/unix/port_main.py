@@ -8,6 +8,7 @@
 # they are found in sys.modules, as frozen modules are on the chip.
 import esp32
 import gc
+import json
 import machine  # noqa: F401
 import network  # noqa: F401
 import os
@@ -15,6 +16,7 @@ import sys
 import vfs
 
 import host_link  # noqa: F401
+import models
 
 import chip
 import console
@@ -39,6 +41,11 @@ def mount_vfs():
     except OSError as e:
         return "the vfs partition does not hold a LittleFS2 filesystem (%s)" % e
     os.chdir("/")
+    try:
+        with open("/board.json") as f:
+            models.attach(json.load(f))
+    except (OSError, ValueError):
+        pass  # an image without a board file: its firmware says so itself
     return None
 
 

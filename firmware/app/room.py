@@ -15,6 +15,8 @@ SOON_S = 10 * 60  # ending_soon / starting_soon: within this of the change
 EXTEND_MIN_S = 5 * 60  # "extend until the next meeting" is offered for a gap this long or more
 STATUSES = ("free", "busy", "ending_soon", "starting_soon", "awaiting_checkin", "checked_in")
 NOT_BLOCKING = ("free", "workingElsewhere")
+# Presses that open a picker screen of their kind's choices (book:N, extend:N, service:K:I).
+MENUS = ("book", "extend", "service")
 
 
 def busy(event):
@@ -176,8 +178,8 @@ def no_shows(events, now, config, checked_in, watching_since):
 class State:
     """Everything the rules say at `now`: current, upcoming (see current_and_next), until
     (free_until), target (the meeting a check-in is for), status (one of STATUSES), offered
-    (the action ids, in screen order) and, per offered book/extend id, the end it would give
-    (ends)."""
+    (every action id a press may carry now, in screen order), buttons (those the room screen
+    shows) and, per offered book/extend id, the end it would give (ends)."""
 
     def __init__(self, events, now, config, checked_in):
         self.events, self.now, self.config, self.checked_in = events, now, config, checked_in
@@ -190,6 +192,7 @@ class State:
         self.status = self._status()
         self.ends = {}
         self.offered = self._offers()
+        self.buttons = _buttons(self.offered)
 
     def _status(self):
         current, target, now = self.current, self.target, self.now
@@ -256,6 +259,11 @@ class State:
             for kind in ("catering", "support"):
                 for i in range(len(service.get(kind) or ())):
                     out.append("service:%s:%d" % (kind, i))
+        # A picker opens whenever one of its choices is offered (a press from a screen drawn
+        # when there were more); the room screen shows it only for two or more (_buttons).
+        for menu in MENUS:
+            if _kind(out, menu):
+                out.append(menu)
         return out
 
     # -- why not ------------------------------------------------------------------------------
@@ -270,7 +278,7 @@ class State:
             return moment(t, now, zone, clock_style, language)
 
         minutes = _minutes(arg)
-        if name == "book" and minutes not in booking["durations"]:
+        if name == "book" and arg and minutes not in booking["durations"]:
             return words.word("no_such_button", language)
 
         if name in ("book", "extend", "end") and not booking["allowed"]:
@@ -290,7 +298,7 @@ class State:
             if current["all_day"]:
                 return words.word("no_change_all_day", language)
             limit = self.extend_limit()
-            if name == "extend" and limit is not None and minutes is not None:
+            if name == "extend" and limit is not None:
                 fits = any(k.startswith("extend:") for k in self.offered)
                 return words.say("no_extend_until" if fits else "no_extend_at_all", language,
                                  at(limit))
@@ -315,6 +323,8 @@ class State:
     def label(self, action, zone, language="en", clock_style=24):
         """The words on the button of an offered action id."""
         name, _, arg = action.partition(":")
+        if name in MENUS and not arg:
+            return words.word(name + "_menu", language)
         if name == "book":
             return words.say("book", language, words.duration(int(arg), language))
         if name == "extend":
@@ -327,6 +337,30 @@ class State:
             kind, _, index = arg.partition(":")
             return self.config["service"][kind][int(index)]
         return words.word(name, language)
+
+
+def _kind(actions, name):
+    """The choices of one picker among action ids: book -> ["book:15", "book:30"]."""
+    prefix = name + ":"
+    return [a for a in actions if a.startswith(prefix)]
+
+
+def _buttons(offered):
+    """The room screen's buttons: a kind with two or more choices (durations to book or to
+    extend by, service requests) is one button opening its picker; a single choice is its own
+    button, one press from done."""
+    out = []
+    for action in offered:
+        name, _, arg = action.partition(":")
+        if name not in MENUS:
+            out.append(action)
+        elif not arg:
+            continue  # the picker itself: its button stands where its first choice would
+        elif len(_kind(offered, name)) < 2:
+            out.append(action)
+        elif name not in out:
+            out.append(name)
+    return out
 
 
 def _minutes(arg):
@@ -471,11 +505,10 @@ def view(events, now, config, zone, checked_in, account=None, notice=None, notic
         else:
             checkin_text = words.say("checkin_by", language, moment(
                 check_in_window(state.target, config)[1], now, zone, style, language))
-    mailbox = config["room"]["mailbox"]
     return {
         "screen": "room",
         "language": language,
-        "room": {"name": mailbox.get("name") or address, "address": address},
+        "room": _room_label(config),
         "time": clock.hhmm(now, zone, style),
         "date": clock.date_line(now, zone, language),
         "status": state.status,
@@ -490,9 +523,57 @@ def view(events, now, config, zone, checked_in, account=None, notice=None, notic
         "agenda": agenda,
         "headings": {key: words.word(key, language) for key in (
             "now", "next", "today", "tomorrow", "nothing_today", "nothing_tomorrow")},
-        "actions": state.offered,
-        "labels": {a: state.label(a, zone, language, style) for a in state.offered},
+        "actions": state.buttons,
+        "labels": {a: state.label(a, zone, language, style) for a in state.buttons},
         "account": account,
         "notice": notice,
         "notice_kind": notice_kind if notice else None,
+        "battery": None,
     }
+
+
+def _room_label(config):
+    mailbox = config["room"]["mailbox"]
+    return {"name": mailbox.get("name") or mailbox["address"], "address": mailbox["address"]}
+
+
+def picker_view(state, menu, zone, language="en", style=24):
+    """The picker a menu press opens (docs/view-model.md, "book" and "service"): the choices of
+    its kind offered now, or None when there are none left."""
+    config, now = state.config, state.now
+    choices = _kind(state.offered, menu)
+    if not choices:
+        return None
+    view = {"screen": "service" if menu == "service" else "book", "language": language,
+            "room": _room_label(config), "time": clock.hhmm(now, zone, style),
+            "heading": words.word(menu + "_heading", language),
+            "back": words.word("back", language)}
+    if menu == "service":
+        recipient = config["service"]["recipient"]
+        view["line"] = words.say("service_line", language,
+                                 recipient.get("name") or recipient["address"])
+        view["groups"] = []
+        for kind in ("catering", "support"):
+            mine = [{"action": a, "label": state.label(a, zone, language, style)}
+                    for a in _kind(choices, "service:" + kind)]
+            if mine:
+                view["groups"].append({"heading": words.word("service_" + kind, language),
+                                       "choices": mine})
+        return view
+    if menu == "book":
+        view["line"] = words.say("book_line", language, until_words(state.until, now, zone,
+                                                                    style, language))
+    else:
+        current = state.current
+        line = words.say("extend_line", language, names(current, config["privacy"]["show"],
+                                                        _room_label(config)["address"],
+                                                        language)[0],
+                         until_words(current["end"], now, zone, style, language))
+        if state.upcoming is not None:
+            line += words.say("extend_next", language, moment(state.upcoming["start"], now,
+                                                              zone, style, language))
+        view["line"] = line
+    view["choices"] = [{"action": a, "label": words.duration(int(a[len(menu) + 1:]), language),
+                        "detail": until_words(state.ends[a], now, zone, style, language)}
+                       for a in choices]
+    return view

@@ -27,6 +27,11 @@ SIGNIN_CODES = 4  # device codes offered in one wake (Entra's last 15 minutes ea
 SIGNIN_RETRY_S = 30 * 60  # then sleep, and offer a new one on the next wake
 FIND_WINDOW_S = 60 * 60  # "find a room": free now, and for how long in the next hour
 FIND_INTERVAL_MIN = 15
+PICKER_S = 60  # a picker or the rooms screen stays this long without a press, then the room
+EMPTY_PERCENT = 2  # at or below this charge the panel says so and stops going online
+EMPTY_SLEEP_S = 60 * 60  # then it looks once an hour whether it has been charged
+LOW_BATTERY_PERCENT = 15  # the configuration's defaults (docs/config.md, [schedule])
+LOW_BATTERY_REFRESH_MIN = 30
 _drawn = False  # this process has put a screen on the display (a later one may skip a redraw)
 
 
@@ -62,11 +67,14 @@ class Wake:
         self.notice = self.notice_kind = None
         self.stats = None
         self.account = None  # the signed-in account, once known: its UPN goes into advice
+        self.low_battery = None  # the battery reading when it is low: longer sleeps, a line
 
     # -- the wake ----------------------------------------------------------------------------
 
     def run(self):
         """Do this wake's work; return the seconds to sleep."""
+        if self._battery_empty():
+            return EMPTY_SLEEP_S
         problem = self.board.join_wifi(self.config["wifi"])
         if problem is not None:
             return self._problem(problem[0], problem[1], "Check that the network %s is up "
@@ -165,12 +173,11 @@ class Wake:
         now = clock.now()
         events = self._events(graph, now)
         presses = self.board.take_presses()
-        find = False
+        after = None  # the screen the last press asked for instead of the room's: find, menu:*
         for press in presses:
             outcome = self._act(graph, press, events, now)
-            if outcome == "find":
-                find = True
-            elif outcome == "changed":
+            after = outcome if outcome == "find" or str(outcome).startswith("menu:") else None
+            if outcome == "changed":
                 events = self._events(graph, now)
         released = room.no_shows(events, now, self.config, self.checked_in,
                                  self.memory.get("watching_since"))
@@ -182,9 +189,16 @@ class Wake:
             self._notice("done", words.say("did_release", self.language, span))
         if released:
             events = self._events(graph, now)
-        if find:
+            after = None  # the room, where the release is said
+        if after == "find":
             self._show(self._find_view(graph, now))
-            return MIN_SLEEP_S * 2
+            return PICKER_S
+        if after is not None:
+            picker = room.picker_view(room.State(events, now, self.config, self.checked_in),
+                                      after[5:], self.zone, self.language, self.style)
+            if picker is not None:
+                self._show(picker)
+                return PICKER_S
         self._show(room.view(events, now, self.config, self.zone, self.checked_in, account,
                              self.notice, self.notice_kind))
         return self._next_wake(events, now)
@@ -262,7 +276,7 @@ class Wake:
     def _act(self, graph, press, events, now):
         """Do what a press asks, if the rules allow it now; else say why not (a notice on the
         screen and a console line). "changed" (the calendar changed: read it again), "local",
-        "find" or None (refused)."""
+        "find", "menu:book" (and the other pickers: room.MENUS) or None (refused)."""
         if press in ("back", "signin"):
             # The rooms screen's way back, or a touch meant for a sign-in screen gone since:
             # the room screen, nothing to refuse.
@@ -277,6 +291,9 @@ class Wake:
             return None
         current = state.current
         name, _, arg = press.partition(":")
+        if name in room.MENUS and not arg:
+            print("press: %s | its picker" % press)
+            return "menu:" + name
         address = self.mailbox["address"]
         if name == "book":
             start, end = state.book_start(), state.ends[press]
@@ -371,7 +388,7 @@ class Wake:
     def _next_wake(self, events, now):
         """The earliest of the refresh interval and the next moment the screen changes."""
         cfg = self.config
-        wait = cfg["schedule"]["refresh_min"] * 60
+        wait = self._refresh_s()
         window = cfg["booking"]["check_in"]
         release = cfg["booking"].get("auto_release_min") or 0
         for e in events:
@@ -429,7 +446,7 @@ class Wake:
 
     def _problem(self, kind, text, action, retry_after=None):
         wait = int(retry_after) if retry_after else RETRY_S
-        wait = max(MIN_SLEEP_S, min(wait, self.config["schedule"]["refresh_min"] * 60))
+        wait = max(MIN_SLEEP_S, min(wait, self._refresh_s()))
         print("problem: %s | %s | %s" % (kind, text, action))
         offline = self._offline(kind, text) if kind in OFFLINE_KINDS else None
         if offline is not None:
@@ -444,6 +461,37 @@ class Wake:
         return {"name": self.mailbox.get("name") or self.mailbox["address"],
                 "address": self.mailbox["address"]}
 
+    # -- the battery -------------------------------------------------------------------------
+
+    def _refresh_s(self):
+        """The refresh interval: the configured one, or the longer low-battery one."""
+        schedule = self.config["schedule"]
+        minutes = schedule["refresh_min"]
+        if self.low_battery is not None:
+            minutes = max(minutes, schedule.get("low_battery_refresh_min",
+                                                LOW_BATTERY_REFRESH_MIN))
+        return minutes * 60
+
+    def _battery_empty(self):
+        """Read the battery (before the radio: a cell under a Wi-Fi burst reads low). Low:
+        longer sleeps and a line on the room screen. Empty: its own screen and True, with no
+        radio at all; an e-paper panel keeps that screen without power, so the door says why
+        the panel is blank rather than showing a stale schedule."""
+        battery = self.board.battery()
+        if battery is None:
+            return False
+        percent = battery["percent"]
+        print("battery: %d mV, %d %%" % (battery["mv"], percent))
+        if percent > EMPTY_PERCENT:
+            if percent < self.config["schedule"].get("low_battery_percent", LOW_BATTERY_PERCENT):
+                self.low_battery = battery
+            return False
+        print("problem: battery | %d %% left | charge or replace the battery" % percent)
+        self._show({"screen": "battery", "language": self.language, "room": self._room_label(),
+                    "percent": percent, "words": words.word("battery_empty", self.language),
+                    "action": words.word("battery_action", self.language)})
+        return True
+
     def _show(self, view):
         """Put a view model on the screen, unless the screen already shows exactly it: the
         digest of its JSON is kept in RTC memory ("shown"), and a panel whose display kept its
@@ -451,6 +499,11 @@ class Wake:
         Everything in the view is visible, so nothing is left out of the comparison; the clock
         minute is in it, so a room view changes at most once a minute."""
         global _drawn
+        if view["screen"] == "room" and self.low_battery is not None:
+            percent = self.low_battery["percent"]
+            view["battery"] = {"percent": percent, "text": words.say(
+                "battery_low", self.language, percent, words.duration(self._refresh_s() // 60,
+                                                                      self.language))}
         data = json.dumps(view)  # str: hashlib and files take it as it is, no second copy
         digest = _short(hashlib.sha256(data))
         same = self.memory.get("shown") == digest and (

@@ -58,6 +58,20 @@ WORDS = {
     "end": ("End now", "Nu stoppen"),
     "checkin": ("Check in", "Inchecken"),
     "find": ("Find a room", "Zoek een ruimte"),
+    "book_menu": ("Book now", "Nu boeken"),
+    "extend_menu": ("Extend", "Verlengen"),
+    "service_menu": ("Request service", "Service vragen"),
+    "back": ("Back", "Terug"),
+    # -- the pickers a menu button opens (book, extend, service) ------------------------------
+    "book_heading": ("Book this room", "Deze ruimte boeken"),
+    "book_line": ("Free {}", "Vrij {}"),
+    "extend_heading": ("Extend the meeting", "De vergadering verlengen"),
+    "extend_line": ("{}, {}", "{}, {}"),
+    "extend_next": (". Booked again from {}", ". Weer geboekt vanaf {}"),
+    "service_heading": ("Ask for service", "Service vragen"),
+    "service_line": ("Your request goes to {} by e-mail", "Je verzoek gaat per e-mail naar {}"),
+    "service_catering": ("Catering", "Catering"),
+    "service_support": ("Room support", "Hulp in de ruimte"),
     # -- check-in -----------------------------------------------------------------------------
     "checkin_by": ("Check in by {}", "Check in voor {}"),
     "checkin_or_release": ("Check in by {} or the room is released",
@@ -101,6 +115,16 @@ WORDS = {
     "no_find": ("No other rooms are set up at this panel.",
                 "Bij dit paneel zijn geen andere ruimtes ingesteld."),
     "no_such_button": ("That is not possible right now.", "Dat kan nu niet."),
+    # -- the battery ---------------------------------------------------------------------------
+    "battery_low": ("Battery low ({}%): charge or replace it soon. The panel now updates "
+                    "every {}.",
+                    "Batterij bijna leeg ({}%): laad of vervang hem binnenkort. Het paneel "
+                    "werkt nu elke {} bij."),
+    "battery_empty": ("The battery is empty", "De batterij is leeg"),
+    "battery_action": ("Charge or replace the battery. The panel shows the room again by "
+                       "itself when it has power.",
+                       "Laad of vervang de batterij. Het paneel toont de ruimte weer vanzelf "
+                       "zodra het stroom heeft."),
     # -- the rooms screen ---------------------------------------------------------------------
     "other_rooms": ("Other rooms", "Andere ruimtes"),
     "free_for": ("Free for {}", "Vrij voor {}"),

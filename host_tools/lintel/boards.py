@@ -382,6 +382,18 @@ def _check_battery(c: _Checker, battery: dict) -> None:
         c.fail("power.battery.divider.ratio",
                f"is {ratio} but (r_top + r_bottom) / r_bottom = {(top + bottom) / bottom:g}")
     c.get(divider, "switched", bool, "power.battery.divider")
+    # The firmware interpolates the charge on this curve (firmware/drivers/battery.py).
+    curve = c.get(battery, "curve_mv_percent", list, "power.battery")
+    points = [p for p in curve if isinstance(p, list) and len(p) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in p)]
+    if len(points) != len(curve) or len(points) < 2:
+        c.fail("power.battery.curve_mv_percent", "must be two or more [mV, percent] pairs "
+                                                  "of whole numbers")
+    elif any(a[0] <= b[0] or a[1] < b[1] for a, b in zip(points, points[1:], strict=False)):
+        c.fail("power.battery.curve_mv_percent", "must run from full to empty: mV falling, "
+                                                  "percent not rising")
+    elif points[0][1] != 100 or points[-1][1] != 0:
+        c.fail("power.battery.curve_mv_percent", "must start at 100 % and end at 0 %")
 
 
 def _check_flash(c: _Checker, flash: dict, module: dict) -> tuple[int, list[Partition]]:

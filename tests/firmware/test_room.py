@@ -306,7 +306,10 @@ def test_a_twelve_hour_clock():
     assert v["until_text"] == "until 12:30 PM"
     assert v["current"]["when"] == "11:30 AM - 12:30 PM"
     assert v["agenda"]["today"][2]["when"] == "11:00 PM - midnight"
-    assert v["labels"]["extend:15"] == "Extend 15 min"
+    assert v["labels"]["extend"] == "Extend"
+    picker = room.picker_view(state(events, NOON, cfg), "extend", ZONE, "en", 12)
+    assert picker["choices"][0] == {"action": "extend:15", "label": "15 min",
+                                    "detail": "until 12:45 PM"}
     v = view([event(-30, 60), event(40, 30)], NOON, cfg)  # 10 minutes after the meeting
     assert v["labels"] == {"extend:10": "Extend until 12:40 PM", "end": "End now"}
 
@@ -383,7 +386,7 @@ def test_the_room_is_called_by_its_override_else_its_address():
 
 def test_book_now_offers_only_durations_that_end_before_the_next_meeting():
     events = [event(40, 30)]
-    assert [a for a in room.actions(events, NOON, config(), []) if a.startswith("book")] == \
+    assert [a for a in room.actions(events, NOON, config(), []) if a.startswith("book:")] == \
         ["book:15", "book:30"]
     assert "book:15" not in room.actions([event(10, 30)], NOON, config(), [])
     assert not any(a.startswith("book") for a in room.actions(
@@ -420,21 +423,21 @@ def test_extend_up_to_the_next_meeting_at_most():
     acts = room.actions([event(-30, 60), event(50, 30)], NOON, config(), [])
     assert "extend:15" in acts and "end" in acts and not any(a.startswith("book") for a in acts)
     s = state([event(-30, 60), event(60, 30)], NOON, plain())  # 12:30, next at 13:00
-    assert [a for a in s.offered if a.startswith("extend")] == ["extend:15", "extend:30"]
+    assert [a for a in s.offered if a.startswith("extend:")] == ["extend:15", "extend:30"]
     assert s.ends["extend:30"] == NOON + 60 * MIN
     assert s.label("extend:30", ZONE) == "Extend 30 min"
     # Shorter than every duration: exactly until the next meeting, if 5 minutes or more.
     s = state([event(-30, 60), event(40, 30)], NOON, plain())
-    assert [a for a in s.offered if a.startswith("extend")] == ["extend:10"]
+    assert [a for a in s.offered if a.startswith("extend:")] == ["extend:10"]
     assert s.ends["extend:10"] == NOON + 40 * MIN
     assert s.label("extend:10", ZONE) == "Extend until 12:40"
     s = state([event(-30, 60), event(34, 30)], NOON, plain())
-    assert not [a for a in s.offered if a.startswith("extend")] and "end" in s.offered
+    assert not [a for a in s.offered if a.startswith("extend:")] and "end" in s.offered
     # Back to back: no extension; nothing after: every duration.
     acts = room.actions([event(-30, 60), event(30, 30)], NOON, config(), [])
     assert not any(a.startswith("extend") for a in acts) and "end" in acts
     acts = room.actions([event(-30, 60)], NOON, plain(), [])
-    assert [a for a in acts if a.startswith("extend")] == ["extend:15", "extend:30", "extend:60"]
+    assert [a for a in acts if a.startswith("extend:")] == ["extend:15", "extend:30", "extend:60"]
 
 
 def test_extend_and_end_refusals_say_why_in_words():
@@ -477,7 +480,7 @@ def test_service_and_find_buttons_follow_the_configuration():
                  room__room_list={"address": "rooms-floor-4@contoso.example", "name": None})
     s = state([], NOON, cfg)
     assert "find" in s.offered
-    assert [a for a in s.offered if a.startswith("service")] == [
+    assert [a for a in s.offered if a.startswith("service:")] == [
         "service:catering:0", "service:support:0", "service:support:1"]
     assert s.label("service:support:1", ZONE) == "Wi-Fi"
     assert s.label("find", ZONE) == "Find a room"
@@ -487,9 +490,81 @@ def test_service_and_find_buttons_follow_the_configuration():
     # Requests without anyone to send them to: no buttons, and a press says so.
     s = state([], NOON, config(service__catering=["More coffee"]))
     assert not [a for a in s.offered if a.startswith("service")]
+    assert s.refusal("service", ZONE) == "Service requests are not set up at this panel."
     assert s.refusal("service:catering:0", ZONE) == \
         "Service requests are not set up at this panel."
     assert s.refusal("dance", ZONE, "nl") == "Dat kan nu niet."
+
+
+def test_two_or_more_choices_share_one_button_that_opens_their_picker():
+    facilities = {"address": "facilities@contoso.example", "name": "Facilities"}
+    cfg = plain(service__catering=["More coffee", "Water"], service__recipient=facilities,
+                room__room_list={"address": "rooms-floor-4@contoso.example", "name": None})
+    v = view([event(40, 30)], NOON, cfg)
+    assert v["actions"] == ["book", "find", "service"]
+    assert v["labels"] == {"book": "Book now", "find": "Find a room",
+                           "service": "Request service"}
+    # One choice left: its own button, one press from done; the picker still opens for a
+    # press from a screen drawn when there were more.
+    s = state([event(20, 30)], NOON, cfg)
+    assert s.buttons == ["book:15", "find", "service"] and "book" in s.offered
+    s = state([event(-30, 60), event(40, 30)], NOON, cfg)
+    assert s.buttons == ["extend:10", "end", "find", "service"]
+    s = state([event(-30, 60)], NOON, cfg)
+    assert s.buttons[:2] == ["extend", "end"]
+    # Nothing of a kind: no button and, pressed from an old screen, a refusal in words.
+    s = state([event(10, 60)], NOON, cfg)
+    assert "book" not in s.offered
+    assert s.refusal("book", ZONE) == "The room is booked from 12:10: find another room."
+    s = state([event(-30, 60), event(30, 30)], NOON, cfg)
+    assert s.refusal("extend", ZONE) == \
+        "The room is booked from 12:30: the meeting cannot be extended."
+    assert state([], NOON, plain(booking__allowed=False)).refusal("book", ZONE) == \
+        "Booking at this panel is turned off."
+
+
+def test_the_book_picker_offers_what_fits_and_says_until_when():
+    s = state([event(40, 30, "Review")], NOON, plain())
+    v = room.picker_view(s, "book", ZONE)
+    assert v["screen"] == "book" and v["heading"] == "Book this room"
+    assert v["line"] == "Free until 12:40" and v["back"] == "Back"
+    assert v["choices"] == [{"action": "book:15", "label": "15 min", "detail": "until 12:15"},
+                            {"action": "book:30", "label": "30 min", "detail": "until 12:30"}]
+    assert room.picker_view(state([], NOON, plain()), "book", ZONE, "nl")["choices"][2] == \
+        {"action": "book:60", "label": "1 uur", "detail": "tot 13:00"}
+    assert room.picker_view(state([event(10, 60)], NOON, plain()), "book", ZONE) is None
+
+
+def test_the_extend_picker_names_the_meeting_as_privacy_allows():
+    events = [event(-30, 60, private=True), event(90, 30)]
+    v = room.picker_view(state(events, NOON, plain()), "extend", ZONE)
+    assert v["screen"] == "book" and v["heading"] == "Extend the meeting"
+    assert v["line"] == "Private meeting, until 12:30. Booked again from 13:30"
+    assert [c["action"] for c in v["choices"]] == ["extend:15", "extend:30", "extend:60"]
+    assert v["choices"][2]["detail"] == "until 13:30"
+    v = room.picker_view(state([event(-30, 60)], NOON, plain(privacy__show="busy")), "extend",
+                         ZONE, "nl")
+    assert v["line"] == "Bezet, tot 12:30" and v["heading"] == "De vergadering verlengen"
+
+
+def test_the_service_picker_groups_the_requests_by_kind():
+    facilities = {"address": "facilities@contoso.example", "name": "Facilities"}
+    cfg = plain(service__catering=["More coffee", "Water"], service__support=["Projector issue"],
+                service__recipient=facilities)
+    v = room.picker_view(state([], NOON, cfg), "service", ZONE)
+    assert v["screen"] == "service" and v["line"] == "Your request goes to Facilities by e-mail"
+    assert v["groups"] == [
+        {"heading": "Catering", "choices": [
+            {"action": "service:catering:0", "label": "More coffee"},
+            {"action": "service:catering:1", "label": "Water"}]},
+        {"heading": "Room support", "choices": [
+            {"action": "service:support:0", "label": "Projector issue"}]}]
+    cfg["service"]["recipient"] = {"address": "facilities@contoso.example", "name": None}
+    cfg["service"]["support"] = []
+    v = room.picker_view(state([], NOON, cfg), "service", ZONE, "nl")
+    assert v["line"] == "Je verzoek gaat per e-mail naar facilities@contoso.example"
+    assert [g["heading"] for g in v["groups"]] == ["Catering"]
+    assert json.loads(json.dumps(v)) == v
 
 
 def test_a_no_show_is_released_after_the_configured_minutes_unless_checked_in():
@@ -548,8 +623,8 @@ def test_the_view_model_is_plain_data_with_local_times():
     assert view(events, NOON, config(locale__clock=12))["time"] == "12:00 PM"
     v = view([], NOON, notice="Request sent: Water", notice_kind="done")
     assert v["notice"] == "Request sent: Water" and v["notice_kind"] == "done"
-    assert v["labels"] == {"book:15": "Book 15 min", "book:30": "Book 30 min",
-                           "book:60": "Book 1 hour"}
+    assert v["labels"] == {"book": "Book now"} and v["battery"] is None
+    assert view([event(20, 30)], NOON)["labels"] == {"book:15": "Book 15 min"}
 
 
 def test_the_view_asks_for_a_check_in_and_says_until_when():
@@ -577,13 +652,15 @@ def test_dutch_words_everywhere():
     assert v["next"]["title"] == "Besloten vergadering"
     assert v["agenda"]["tomorrow"][0]["when"] == "Hele dag, t/m vrijdag 27 november"
     assert v["agenda"]["tomorrow"][0]["title"] == "Beurs"
-    assert v["labels"] == {"extend:15": "Verleng 15 min", "extend:30": "Verleng 30 min",
-                           "end": "Nu stoppen", "find": "Zoek een ruimte",
-                           "service:catering:0": "Koffie"}
+    assert v["labels"] == {"extend": "Verlengen", "end": "Nu stoppen",
+                           "find": "Zoek een ruimte", "service:catering:0": "Koffie"}
+    assert view([event(-30, 60), event(45, 30)], NOON, cfg)["labels"]["extend:15"] == \
+        "Verleng 15 min"
     assert v["headings"]["tomorrow"] == "Morgen"
     v = view([], NOON, cfg)
     assert v["status_text"] == "Vrij" and v["until_text"] == "de rest van de dag"
-    assert v["labels"]["book:60"] == "Boek 1 uur"
+    assert v["labels"]["book"] == "Nu boeken"
+    assert view([event(20, 30)], NOON, cfg)["labels"]["book:15"] == "Boek 15 min"
     assert view([event(3, 30)], NOON, cfg)["checkin_text"] == \
         "Check in voor 12:13, anders komt de ruimte vrij"
     assert view([event(8, 30)], NOON, cfg)["status_text"] == "Begint zo"

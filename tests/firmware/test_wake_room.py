@@ -84,8 +84,11 @@ class Graph:
 
 
 class Board:
-    def __init__(self, cause="deep-sleep wake"):
-        self.presses, self.shown, self.cause = [], [], cause
+    def __init__(self, cause="deep-sleep wake", battery=None):
+        self.presses, self.shown, self.cause, self.level = [], [], cause, battery
+
+    def battery(self):
+        return self.level
 
     def take_presses(self):
         presses, self.presses = self.presses, []
@@ -110,7 +113,9 @@ def run(graph, presses=(), now=NOON, cfg=None, memory=None, board=None):
     w = wake.Wake(board, cfg or config(), memory)
     clock.now = lambda: now
     try:
-        w._room(graph, {"name": "Lintel Room Panels", "upn": "lintel.panels@contoso.example"})
+        if not w._battery_empty():
+            w.seconds = w._room(graph, {"name": "Lintel Room Panels",
+                                        "upn": "lintel.panels@contoso.example"})
     finally:
         clock.now = _real_now
     return (board.shown[-1] if board.shown else None), w, board
@@ -250,6 +255,91 @@ def test_a_service_request_without_a_recipient_is_refused():
     v, _, _ = run(g, ["service:catering:0"], cfg=config(service__recipient=None))
     assert g.calls == [] and "service:catering:0" not in v["actions"]
     assert v["notice"] == "Service requests are not set up at this panel."
+
+
+# -- pickers ------------------------------------------------------------------------------------
+
+def test_book_now_opens_the_picker_and_a_choice_books():
+    fresh()
+    g = Graph(event(40, 30))
+    board, memory = Board(), {}
+    v, _, _ = run(g, board=board, memory=memory)
+    assert v["actions"][0] == "book" and v["labels"]["book"] == "Book now"
+    v, w, _ = run(g, ["book"], now=NOON + 5, board=board, memory=memory)
+    assert v["screen"] == "book" and g.calls == [] and w.seconds == wake.PICKER_S
+    assert [c["action"] for c in v["choices"]] == ["book:15", "book:30"]
+    v, _, _ = run(g, ["book:30"], now=NOON + 20, board=board, memory=memory)
+    assert v["screen"] == "room" and v["notice"] == "Booked until 12:30"
+    assert g.calls == [("create", "Booked at the panel", NOON, NOON + 30 * MIN)]
+    # Nobody chose: the next wake shows the room again.
+    run(g, ["book"], now=NOON + 30, board=board, memory=memory)
+    v, _, _ = run(g, now=NOON + 90, board=board, memory=memory)
+    assert v["screen"] == "room" and v["notice"] is None
+
+
+def test_a_picker_that_has_nothing_left_to_offer_says_why_on_the_room():
+    fresh()
+    g = Graph(event(10, 60))
+    v, _, _ = run(g, ["book"])
+    assert v["screen"] == "room" and g.calls == []
+    assert v["notice"] == "The room is booked from 12:10: find another room."
+
+
+def test_extend_opens_its_picker_and_back_returns_to_the_room():
+    fresh()
+    g = Graph(event(-30, 60))
+    v, _, _ = run(g, ["extend"])
+    assert v["screen"] == "book" and v["heading"] == "Extend the meeting"
+    assert [c["action"] for c in v["choices"]] == ["extend:15", "extend:30", "extend:60"]
+    v, _, _ = run(g, ["extend", "back"])
+    assert v["screen"] == "room" and v["notice"] is None and g.calls == []
+
+
+def test_the_service_picker_sends_the_request_chosen():
+    fresh()
+    g = Graph()
+    cfg = config(service__catering=["More coffee", "Water"], service__support=["Projector"])
+    v, _, _ = run(g, ["service"], cfg=cfg)
+    assert v["screen"] == "service" and v["line"] == "Your request goes to Facilities by e-mail"
+    assert [c["label"] for grp in v["groups"] for c in grp["choices"]] == [
+        "More coffee", "Water", "Projector"]
+    v, _, _ = run(g, ["service:support:0"], cfg=cfg)
+    assert v["screen"] == "room" and v["notice"] == "Request sent: Projector"
+    assert g.calls[0][:3] == ("mail", "facilities@contoso.example", "Projector")
+
+
+# -- the battery ----------------------------------------------------------------------------------
+
+def test_a_low_battery_says_so_on_the_room_and_wakes_less_often():
+    fresh()
+    g = Graph()
+    v, w, _ = run(g, board=Board(battery={"mv": 3690, "percent": 12}))
+    assert v["battery"] == {"percent": 12, "text": "Battery low (12%): charge or replace it "
+                            "soon. The panel now updates every 30 min."}
+    assert w.seconds == 30 * MIN
+    nl = config(locale__language="nl")
+    nl["schedule"]["low_battery_refresh_min"] = 60
+    v, w, _ = run(g, cfg=nl, board=Board(battery={"mv": 3690, "percent": 12}))
+    assert v["battery"]["text"].startswith("Batterij bijna leeg (12%)") and w.seconds == 60 * MIN
+    # Above the threshold, or with the threshold at 0 (never): nothing said, the usual refresh.
+    v, w, _ = run(g, board=Board(battery={"mv": 3950, "percent": 71}))
+    assert v["battery"] is None and w.seconds == 5 * MIN
+    off = config()
+    off["schedule"]["low_battery_percent"] = 0
+    v, w, _ = run(g, cfg=off, board=Board(battery={"mv": 3690, "percent": 12}))
+    assert v["battery"] is None and w.seconds == 5 * MIN
+
+
+def test_an_empty_battery_shows_its_screen_and_stays_off_the_network():
+    fresh()
+    board = Board(battery={"mv": 3380, "percent": 1})
+    w = wake.Wake(board, config(), {})
+    # No join_wifi on this board: a wake that tried the radio would fail here.
+    assert w.run() == wake.EMPTY_SLEEP_S
+    assert board.shown == [{"screen": "battery", "language": "en", "room": {
+        "name": "Boardroom 4.12", "address": ROOM}, "percent": 1,
+        "words": "The battery is empty", "action": "Charge or replace the battery. The panel "
+        "shows the room again by itself when it has power."}]
 
 
 # -- redraws ----------------------------------------------------------------------------------

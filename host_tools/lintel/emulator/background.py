@@ -66,6 +66,10 @@ class BackgroundEmulator:
         press(self.state, *actions)
         self.proc.send_signal(signal.SIGUSR1)
 
+    def set_battery_mv(self, mv: int) -> None:
+        """Set the emulated cell's voltage; the panel reads it at its next wake."""
+        set_battery_mv(self.state, mv)
+
     def view(self) -> dict | None:
         """The view model the panel shows now."""
         try:
@@ -105,3 +109,12 @@ def press(state: Path, *actions: str) -> None:
     tmp = state / "presses.new"
     tmp.write_text(old + "".join(a + "\n" for a in actions))
     os.replace(tmp, path)
+
+
+def set_battery_mv(state: Path, mv: int) -> None:
+    """The emulated cell's voltage for a panel whose state folder is `state` (board/unix's
+    battery model reads it through the divider), written whole by a rename."""
+    state.mkdir(parents=True, exist_ok=True)
+    tmp = state / "battery_mv.new"
+    tmp.write_text(str(int(mv)))
+    os.replace(tmp, state / "battery_mv")

@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lintel.emulator.background import set_battery_mv
 from lintel.emulator.image import resolve_board
 from lintel.emulator.panel import EmulatedPanel, Options
 from lintel.errors import LintelError
@@ -44,6 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "port); a click on a button is a touch")
     p.add_argument("--web-link", action="append", default=[], metavar="TEXT=URL",
                    help="a link to show on the web page (e.g. the fake tenant's sign-in page)")
+    p.add_argument("--battery-mv", type=int, metavar="MV",
+                   help="the emulated cell's voltage in millivolts, read through the board's "
+                        "divider (default 4000; change it while running with "
+                        "BackgroundEmulator.set_battery_mv)")
     p.add_argument("--log", metavar="FILE", help="copy the console's output to FILE ('-': stdout)")
     p.add_argument("--trace", action="store_true",
                    help="print every console read and write and every ROM loader packet")
@@ -73,6 +78,10 @@ def run(args) -> int:
     state = args.state or Path(tempfile.mkdtemp(prefix="lintel-emulate-"))
     state.mkdir(parents=True, exist_ok=True)
     (state / VIEW_FILE).unlink(missing_ok=True)
+    if args.battery_mv is not None:
+        if not 0 <= args.battery_mv <= 5000:
+            raise LintelError("--battery-mv must be between 0 and 5000")
+        set_battery_mv(state, args.battery_mv)
     log = None
     if args.log == "-":
         log = sys.stdout.buffer
