@@ -9,7 +9,7 @@ import hashlib
 import json
 import time
 
-from app import clock, http_tls, room, seal, words
+from app import clock, http_tls, power, room, seal, words
 from app.entra import REFRESH_MARGIN, Entra, SignInError, SignInRequired
 from app.graph import Graph, GraphError
 from app.http import Session
@@ -21,7 +21,8 @@ SCHEDULE_FILE = "/cfg/schedule.sealed"  # the last calendar read, for the offlin
 # meetings are still worth showing. Problems an admin must fix get their own screen.
 OFFLINE_KINDS = ("wifi_not_found", "wifi_timeout", "wifi_refused", "network", "throttled",
                  "unavailable", "bad_response", "signin_service")
-MIN_SLEEP_S = 30  # never wake more often than this for a boundary
+MIN_SLEEP_S = power.MIN_SLEEP_S
+ALWAYS = {"office_hours": [0, 1440], "office_days": [0, 1, 2, 3, 4, 5, 6]}
 RETRY_S = 60  # after a fault, look again this soon (or as Retry-After says)
 SIGNIN_CODES = 4  # device codes offered in one wake (Entra's last 15 minutes each)
 SIGNIN_RETRY_S = 30 * 60  # then sleep, and offer a new one on the next wake
@@ -386,26 +387,27 @@ class Wake:
                 "time": self._hhmm(now)}
 
     def _next_wake(self, events, now):
-        """The earliest of the refresh interval and the next moment the screen changes."""
+        """Seconds to sleep: to the next moment the screen changes, the refresh interval, or,
+        on a battery board outside office hours, the next start of office hours (app/power)."""
         cfg = self.config
-        wait = self._refresh_s()
         window = cfg["booking"]["check_in"]
         release = cfg["booking"].get("auto_release_min") or 0
+        moments = []
         for e in events:
             if not room.busy(e):
                 continue
             # Its start and end, the "soon" statuses before them, its check-in window, the
             # release of a no-show.
-            moments = [e["start"], e["end"], e["start"] - room.SOON_S, e["end"] - room.SOON_S]
+            moments += (e["start"], e["end"], e["start"] - room.SOON_S, e["end"] - room.SOON_S)
             if window["enabled"] and not e["all_day"]:
                 moments.append(e["start"] - window["window_before_min"] * 60)
                 moments.append(e["start"] + window["window_after_min"] * 60)
                 if release:
                     moments.append(e["start"] + release * 60)
-            for t in moments:
-                if t > now:
-                    wait = min(wait, t - now)
-        return max(MIN_SLEEP_S, wait)
+        schedule = cfg["schedule"]
+        if not self.board.battery_powered:
+            schedule = ALWAYS  # mains power: the refresh interval day and night
+        return power.next_wake(now, self.zone, schedule, moments, self._refresh_s())
 
     # -- problems and the screen -------------------------------------------------------------
 

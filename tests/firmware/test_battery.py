@@ -2,12 +2,12 @@
 # against board/unix's model of the e-paper board's switched divider (models.BatteryDivider),
 # with the cell's voltage set as the emulator sets it (the state file battery_mv).
 import json
+import machine
 import os
 
-import chip
-import machine
 import models
 
+import chip
 import hardware
 from drivers import battery
 

@@ -24,7 +24,8 @@ def config(**changes):
                                  "window_after_min": 10},
                     "auto_release_min": 0},
         "service": {"recipient": FACILITIES, "catering": ["More coffee"], "support": []},
-        "schedule": {"refresh_min": 5},
+        "schedule": {"refresh_min": 5, "office_hours": [7 * 60, 19 * 60],
+                     "office_days": [0, 1, 2, 3, 4]},
     }
     for key, value in changes.items():
         section, _, name = key.partition("__")
@@ -84,8 +85,9 @@ class Graph:
 
 
 class Board:
-    def __init__(self, cause="deep-sleep wake", battery=None):
+    def __init__(self, cause="deep-sleep wake", battery=None, battery_powered=True):
         self.presses, self.shown, self.cause, self.level = [], [], cause, battery
+        self.battery_powered = battery_powered
 
     def battery(self):
         return self.level
@@ -391,3 +393,15 @@ def test_the_next_wake_comes_at_the_next_status_change():
     assert w._next_wake(events, NOON + 18 * MIN) == 2 * MIN  # starting soon at 12:20
     assert w._next_wake(events, NOON + 21 * MIN) == 4 * MIN  # check-in opens at 12:25
     assert w._next_wake(events, NOON + 42 * MIN) == 8 * MIN  # ending soon at 12:50
+
+
+def test_a_battery_panel_sleeps_through_the_night_and_a_mains_panel_does_not():
+    fresh()
+    evening = clock.timegm(2026, 11, 25, 18, 30)  # Wednesday 19:30 in Amsterdam
+    morning = clock.timegm(2026, 11, 26, 6)  # Thursday 07:00
+    late = event(9 * 60, 30)  # 21:00-21:30, booked for the evening
+    w = wake.Wake(Board(), config(), {})
+    assert w._next_wake([], evening) == morning - evening
+    assert w._next_wake([late], evening) == late["start"] - room.SOON_S - evening
+    w = wake.Wake(Board(battery_powered=False), config(), {})
+    assert w._next_wake([], evening) == 5 * MIN

@@ -1,0 +1,45 @@
+# When a battery panel wakes next (../shared/DESIGN.md, "One wake", step 7): the earliest of
+# the next moment its screen changes, the refresh interval, and the start of office hours;
+# outside office hours only the screen's own changes wake it (nights and weekends asleep).
+# A touch or the wake button wakes it whenever. Pure: no I/O, times are Unix seconds.
+#
+# schedule is the configuration's [schedule] (docs/config.md): office_hours [start, end] in
+# minutes after local midnight, office_days 0 = Monday ... 6 = Sunday.
+MIN_SLEEP_S = 30  # never wake more often than this for a boundary
+MAX_SLEEP_S = 8 * 24 * 3600  # with no office day at all: look once a week and a bit anyway
+
+
+def office_open(t, zone, schedule):
+    """Whether t falls in office hours."""
+    start, end = schedule["office_hours"]
+    if zone.local(t)[6] not in schedule["office_days"]:
+        return False
+    return zone.at(t, start) <= t < zone.at(t, end)
+
+
+def office_start(t, zone, schedule):
+    """The next start of office hours at or after t (t itself when they are on), or None with
+    no office days."""
+    if office_open(t, zone, schedule):
+        return t
+    start = schedule["office_hours"][0]
+    day = t
+    for _ in range(8):  # today, then the next seven days: every weekday once
+        if zone.local(day)[6] in schedule["office_days"] and zone.at(day, start) > t:
+            return zone.at(day, start)
+        day = zone.day_bounds(day)[1]
+    return None
+
+
+def next_wake(now, zone, schedule, moments, refresh_s):
+    """Seconds to sleep from now: to the first of `moments` (when the screen changes: meeting
+    boundaries, check-in windows) after now, to now + refresh_s in office hours, or to the next
+    start of office hours outside them; at least MIN_SLEEP_S."""
+    at = now + refresh_s if office_open(now, zone, schedule) else office_start(now, zone,
+                                                                               schedule)
+    if at is None:
+        at = now + MAX_SLEEP_S
+    for t in moments:
+        if now < t < at:
+            at = t
+    return max(MIN_SLEEP_S, at - now)
