@@ -246,3 +246,29 @@ def test_a_vfs_that_will_not_mount_is_reported_and_the_panel_stays_reachable(fla
         assert emu.esptool("read-mac").returncode == 0  # and can be reflashed
     finally:
         emu.stop()
+
+
+def test_an_emulated_clock_runs_on_by_every_deep_sleep(flash, tmp_path):
+    # The unconfigured app sleeps 15 minutes a wake; at --speed 1000 that is 0.9 s of host time
+    # but a quarter of an hour on the chip's clock.
+    emu = Emulator(flash, tmp_path, "--clock-start", "2026-11-30T06:00:00+01:00")
+    try:
+        emu.wait_for("deep-sleep wake, wake 3")
+        out = emu.mpremote("exec", "import time, machine; print(time.time()); "
+                                   "print(machine.RTC().datetime())")
+        assert out.returncode == 0, out.stderr
+        seconds, rtc = out.stdout.split("\n")[:2]
+        start = 1796014800  # 2026-11-30 05:00:00 UTC
+        # Two whole sleeps at least; mpremote's Ctrl-C may cut a third short.
+        assert start + 30 * 60 <= float(seconds) < start + 45 * 60 + 60
+        assert rtc.startswith("(2026, 11, 30, 0, 5, ")  # Monday, 05:3x UTC
+    finally:
+        emu.stop()
+
+
+def test_a_clock_start_without_a_utc_offset_is_refused(flash):
+    proc = run_lintel("emulate", "--flash", str(flash), "--clock-start", "2026-11-30T06:00",
+                      check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "lintel: --clock-start needs a UTC offset, e.g. " \
+        "2026-11-30T06:00:00+01:00"

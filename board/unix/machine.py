@@ -253,14 +253,14 @@ class ADC:
 
 class RTC:
     def datetime(self, datetimetuple=None):
-        # The emulated RTC runs on the host clock plus an offset that setting it changes; the
-        # offset lives in the emulator's state, so it survives resets and deep sleep.
+        # The emulated RTC is the host clock plus an offset (board/unix/time.py) that setting
+        # it changes; the offset lives in the emulator's state, so it survives resets and deep
+        # sleep.
         if datetimetuple is not None:
             y, mo, d, _wd, h, mi, s, _sub = datetimetuple
-            offset = time.mktime((y, mo, d, h, mi, s, 0, 0)) - time.time()
-            chip.write_state("rtc_offset", str(int(offset)).encode())
+            time.set_offset(time.mktime((y, mo, d, h, mi, s, 0, 0)) - time.host_time())
             return None
-        t = time.localtime(time.time() + int(chip.read_state("rtc_offset", b"0")))
+        t = time.gmtime()
         return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
 
     def init(self, datetimetuple):
@@ -282,7 +282,7 @@ class WDT:
 
     def feed(self):
         # The emulator resets the chip when the host clock passes this deadline.
-        chip.write_state("wdt", str(time.time() + self._timeout / 1000).encode())
+        chip.write_state("wdt", str(time.host_time() + self._timeout / 1000).encode())
 
 
 class Signal:

@@ -1,6 +1,7 @@
 """`lintel emulate`: boot a panel image in the emulated ESP32-S3."""
 
 import argparse
+import datetime
 import hashlib
 import json
 import os
@@ -45,6 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "port); a click on a button is a touch")
     p.add_argument("--web-link", action="append", default=[], metavar="TEXT=URL",
                    help="a link to show on the web page (e.g. the fake tenant's sign-in page)")
+    p.add_argument("--clock-start", metavar="ISO8601",
+                   help="run the chip's clock from this moment (e.g. 2026-11-30T06:00:00+01:00) "
+                        "and on by the whole of every deep sleep, which lasts ms / --speed: "
+                        "days in minutes (default: the host's clock)")
     p.add_argument("--battery-mv", type=int, metavar="MV",
                    help="the emulated cell's voltage in millivolts, read through the board's "
                         "divider (default 4000; change it while running with "
@@ -88,7 +93,18 @@ def run(args) -> int:
     elif args.log:
         log = open(args.log, "ab")  # noqa: SIM115 -- open for the emulator's whole life
     trace = (lambda line: print(line, file=sys.stderr, flush=True)) if args.trace else None
+    clock_start = None
+    if args.clock_start:
+        try:
+            start = datetime.datetime.fromisoformat(args.clock_start)
+        except ValueError:
+            raise LintelError(f"--clock-start {args.clock_start!r} is not an ISO 8601 time "
+                              f"like 2026-11-30T06:00:00+01:00") from None
+        if start.tzinfo is None:
+            raise LintelError("--clock-start needs a UTC offset, e.g. 2026-11-30T06:00:00+01:00")
+        clock_start = start.timestamp()
     options = Options(speed=args.speed, once=args.once, heap=args.heap, mac=_mac(args),
+                      clock_start=clock_start,
                       ap_ssid=args.ap_ssid, ap_psk=args.ap_psk, log=log, trace=trace)
     panel = EmulatedPanel(board, flash, state, options)
     loader = web = None

@@ -46,6 +46,10 @@ _TICK_S = 0.2  # how often the watchdog is looked at
 @dataclass
 class Options:
     speed: float = 1.0  # deep sleep lasts ms / speed
+    # None: the chip's clock is the host's. A Unix time: the chip's clock starts there at
+    # power-on and runs on by the whole of every deep sleep (the sleep itself takes ms / speed):
+    # an office week in minutes (docs/emulator.md, "Clock").
+    clock_start: float | None = None
     once: bool = False  # stop at the first deep sleep or reset
     heap: str = "512K"
     mac: bytes = b"\x7c\xdf\xa1\x00\x00\x01"
@@ -82,6 +86,7 @@ class EmulatedPanel:
         self._download = False  # the ROM loader has the chip
         self._download_ack = threading.Event()
         self._stopping = False
+        self._asleep_since: float | None = None  # when the chip went into deep sleep
         self._watchdog_checked = 0.0
         self.exit_status = 0
         self._power_on_state()
@@ -153,6 +158,7 @@ class EmulatedPanel:
     # -- the firmware process -------------------------------------------------------------
 
     def _spawn(self) -> None:
+        self._advance_clock()
         env = dict(os.environ)
         env.update({f"LINTEL_{k}": v for k, v in self._boot_env.items()})
         env.update({
@@ -224,6 +230,7 @@ class EmulatedPanel:
             self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "deep_sleep",
                               "WAKE_REASON": "timer", "SLEPT_MS": str(ms)}
             restart = ms / 1000 / self.opt.speed if ms else None
+            self._asleep_since = time.monotonic()
             if self._to_child or self._unread_input():
                 # Someone is typing at the console: wake now, as the wake button would.
                 self._boot_env["WAKE_REASON"] = "ext0"
@@ -329,6 +336,23 @@ class EmulatedPanel:
     def _power_on_state(self) -> None:
         for name in ("rtc_memory", "deep_sleep", "wdt", "rtc_offset", "wake_ext0", "wake_ext1"):
             self._write_state(name, None)
+        self._asleep_since = None
+        if self.opt.clock_start is not None:
+            self._set_clock_offset(self.opt.clock_start - time.time())
+
+    def _set_clock_offset(self, seconds: float) -> None:
+        # Read by board/unix/time.py at boot: the emulated RTC is the host's clock + this.
+        self._write_state("rtc_offset", f"{seconds:.3f}".encode())
+
+    def _advance_clock(self) -> None:
+        """After a deep sleep, an emulated clock has run speed times as fast as the host's:
+        the sleep's real duration counts `speed` times (a touch that cut it short, too)."""
+        since, self._asleep_since = self._asleep_since, None
+        if self.opt.clock_start is None or since is None:
+            return
+        slept = time.monotonic() - since
+        offset = float(self._read_state("rtc_offset") or 0)
+        self._set_clock_offset(offset + slept * (self.opt.speed - 1))
 
     def _write_state(self, name: str, data: bytes | None) -> None:
         path = self.state_dir / name
