@@ -28,6 +28,44 @@ _RESET_CAUSES = {
 }
 
 
+def _strongest(wlan, ssid):
+    """[bssid as hex, channel] of the network's strongest access point, or None."""
+    try:
+        found = [n for n in wlan.scan() if n[0] == ssid.encode()]
+    except OSError:
+        return None
+    if not found:
+        return None
+    best = max(found, key=lambda n: n[3])  # (ssid, bssid, channel, RSSI, security, hidden)
+    return ["".join("%02x" % b for b in best[1]), best[2]]
+
+
+def _join(wlan, wifi, ap):
+    """One attempt: None once joined, else (reason, words)."""
+    if ap is not None:
+        if ap[1]:
+            wlan.config(channel=ap[1])
+        wlan.connect(wifi["ssid"], wifi["psk"], bssid=bytes.fromhex(ap[0]))
+    else:
+        wlan.connect(wifi["ssid"], wifi["psk"])
+    deadline = time.ticks_add(time.ticks_ms(), WIFI_JOIN_S * 1000)
+    while time.ticks_diff(deadline, time.ticks_ms()) > 0:
+        status = wlan.status()
+        if status == network.STAT_GOT_IP:
+            return None
+        if status == network.STAT_WRONG_PASSWORD:
+            return ("wifi_password", "Wi-Fi %s refused the password" % wifi["ssid"])
+        if status == network.STAT_NO_AP_FOUND:
+            return ("wifi_not_found", "Wi-Fi %s is not in range" % wifi["ssid"])
+        if status in (network.STAT_ASSOC_FAIL, network.STAT_HANDSHAKE_TIMEOUT,
+                      network.STAT_BEACON_TIMEOUT):
+            return ("wifi_refused", "Wi-Fi %s did not let the panel join" % wifi["ssid"])
+        time.sleep_ms(20)
+    wlan.disconnect()
+    return ("wifi_timeout", "Wi-Fi %s: no connection after %d s" % (wifi["ssid"],
+                                                                     WIFI_JOIN_S))
+
+
 class Board:
     def __init__(self):
         with open(BOARD_FILE) as f:
@@ -95,8 +133,14 @@ class Board:
 
     # -- network --------------------------------------------------------------------------
 
-    def join_wifi(self, wifi):
-        """Join the configured network: None once joined, else (reason, words)."""
+    def join_wifi(self, wifi, memory=None):
+        """Join the configured network: None once joined, else (reason, words).
+
+        A join that names the access point and its channel skips the scan (about 0.16 s
+        instead of 0.8 s, ../shared/BASELINES.md). They come from [wifi] bssid and channel, or
+        else from the last join, kept in `memory` (RTC memory: what one wake tells the next)
+        under "ap"; the first join after a power-on scans once for the strongest access point
+        of the network. A remembered one that fails is forgotten and the join starts over."""
         wlan = network.WLAN(network.STA_IF)
         wlan.active(True)
         if wlan.isconnected():
@@ -109,28 +153,18 @@ class Board:
         if static:
             wlan.ifconfig((static["address"], static["netmask"], static["gateway"],
                            static["dns"][0]))
+        memory = {} if memory is None else memory
         if wifi.get("bssid"):
-            # A known access point skips the scan: a join of ~0.16 s instead of ~0.8 s.
-            wlan.connect(wifi["ssid"], wifi["psk"], bssid=bytes.fromhex(
-                wifi["bssid"].replace(":", "")))
+            ap = [wifi["bssid"].replace(":", ""), wifi.get("channel")]
         else:
-            wlan.connect(wifi["ssid"], wifi["psk"])
-        deadline = time.ticks_add(time.ticks_ms(), WIFI_JOIN_S * 1000)
-        while time.ticks_diff(deadline, time.ticks_ms()) > 0:
-            status = wlan.status()
-            if status == network.STAT_GOT_IP:
-                return None
-            if status == network.STAT_WRONG_PASSWORD:
-                return ("wifi_password", "Wi-Fi %s refused the password" % wifi["ssid"])
-            if status == network.STAT_NO_AP_FOUND:
-                return ("wifi_not_found", "Wi-Fi %s is not in range" % wifi["ssid"])
-            if status in (network.STAT_ASSOC_FAIL, network.STAT_HANDSHAKE_TIMEOUT,
-                          network.STAT_BEACON_TIMEOUT):
-                return ("wifi_refused", "Wi-Fi %s did not let the panel join" % wifi["ssid"])
-            time.sleep_ms(20)
-        wlan.disconnect()
-        return ("wifi_timeout", "Wi-Fi %s: no connection after %d s" % (wifi["ssid"],
-                                                                         WIFI_JOIN_S))
+            ap = memory.get("ap") or _strongest(wlan, wifi["ssid"])
+        problem = _join(wlan, wifi, ap)
+        if problem is not None and ap is not None and memory.pop("ap", None) is not None:
+            print("wifi: the access point remembered did not answer; joining afresh")
+            problem = _join(wlan, wifi, None)
+        elif problem is None and ap is not None and not wifi.get("bssid"):
+            memory["ap"] = ap
+        return problem
 
     # -- screen and touch ---------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ class WLAN:
         self._ip = ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
         self._static = None
         self._ssid = ""
+        self._channel = None  # set by config(channel=N): the join skips the channel scan
 
     def active(self, is_active=None):
         if is_active is None:
@@ -81,15 +82,16 @@ class WLAN:
             self.disconnect()
         return None
 
-    def connect(self, ssid=None, key=None, *, bssid=None, channel=None):
+    def connect(self, ssid=None, key=None, *, bssid=None):
         if not self._active:
             raise OSError("Wifi Not Started")  # the esp32 port's words for ESP_ERR_WIFI_NOT_STARTED
         self._ssid = ssid or ""
         state = _ap_state()
         ap_ssid, ap_psk = _ap()
-        known = bssid == _AP_BSSID and channel in (None, _AP_CHANNEL)
+        # Only an access point named by its BSSID on a channel given beforehand skips the scan.
+        known = bssid == _AP_BSSID and self._channel == _AP_CHANNEL
         join_ms = _FAST_JOIN_MS if known else _FULL_JOIN_MS
-        if state == "down" or ssid != ap_ssid:
+        if state == "down" or ssid != ap_ssid or bssid not in (None, _AP_BSSID):
             self._status, join_ms = STAT_NO_AP_FOUND, _FULL_JOIN_MS
         elif state == "refuse":
             self._status = STAT_ASSOC_FAIL
@@ -131,6 +133,8 @@ class WLAN:
 
     def config(self, *args, **kwargs):
         if kwargs:
+            if "channel" in kwargs:
+                self._channel = kwargs["channel"]
             return None
         name = args[0]
         values = {"mac": chip.MAC, "ssid": self._ssid, "channel": _AP_CHANNEL,

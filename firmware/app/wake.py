@@ -76,7 +76,7 @@ class Wake:
         """Do this wake's work; return the seconds to sleep."""
         if self._battery_empty():
             return EMPTY_SLEEP_S
-        problem = self.board.join_wifi(self.config["wifi"])
+        problem = self.board.join_wifi(self.config["wifi"], self.memory)
         if problem is not None:
             return self._problem(problem[0], problem[1], "Check that the network %s is up "
                                  "and that [wifi] in panel.toml is right."

@@ -28,8 +28,12 @@ def test_a_known_channel_and_bssid_join_faster():
     chip.write_state("wifi", b"up")
     wlan, _ = _join(chip.AP_SSID, chip.AP_PSK)
     bssid = network._AP_BSSID
-    _, ms = _join(chip.AP_SSID, chip.AP_PSK, bssid=bssid, channel=wlan.config("channel"))
+    _, ms = _join(chip.AP_SSID, chip.AP_PSK, bssid=bssid)
+    assert ms >= 700  # the BSSID alone: every channel is still scanned
+    wlan.config(channel=wlan.config("channel"))
+    _, ms = _join(chip.AP_SSID, chip.AP_PSK, bssid=bssid)
     assert ms < 400
+    wlan.config(channel=None)
 
 
 def test_wrong_psk_wrong_ssid_refusal_and_drop():

@@ -1,0 +1,65 @@
+# hardware.Board.join_wifi on the emulated access point, in the Unix-port MicroPython: the first
+# join after power-on scans once and remembers the access point in RTC memory; later wakes join
+# it directly, a configured bssid and channel are used as given, and a remembered access point
+# that no longer answers is forgotten for a fresh join.
+import json
+import os
+import time
+
+import chip
+import network
+
+import hardware
+
+WIFI = {"ssid": chip.AP_SSID, "psk": chip.AP_PSK}
+AP = ["024c494e544c", 6]  # board/unix/network.py's access point
+
+
+class Board(hardware.Board):
+    def __init__(self):
+        with open(os.getenv("LINTEL_TEST_BOARD_JSON")) as f:
+            self.info = json.load(f)
+
+
+def join(wifi=WIFI, memory=None):
+    wlan = network.WLAN(network.STA_IF)
+    wlan.active(True)
+    wlan.disconnect()  # as after a deep sleep: the radio starts unjoined
+    wlan.config(channel=None)
+    start = time.ticks_ms()
+    problem = Board().join_wifi(wifi, memory)
+    return problem, time.ticks_diff(time.ticks_ms(), start)
+
+
+def test_the_first_join_scans_once_and_later_ones_go_straight_to_the_access_point():
+    chip.write_state("wifi", b"up")
+    memory = {}
+    problem, first = join(memory=memory)
+    assert problem is None and memory["ap"] == AP
+    problem, later = join(memory=memory)
+    assert problem is None and later < 300 and later < first
+
+
+def test_a_configured_bssid_and_channel_are_used_and_not_remembered():
+    chip.write_state("wifi", b"up")
+    memory = {}
+    problem, ms = join(dict(WIFI, bssid="02:4c:49:4e:54:4c", channel=6), memory)
+    assert problem is None and ms < 300 and "ap" not in memory
+
+
+def test_a_remembered_access_point_that_is_gone_is_forgotten():
+    chip.write_state("wifi", b"up")
+    memory = {"ap": ["02aabbccddee", 11]}  # another access point, moved or replaced
+    problem, _ = join(memory=memory)
+    assert problem is None and "ap" not in memory
+    problem, _ = join(memory=memory)  # the next wake scans again and remembers the right one
+    assert problem is None and memory["ap"] == AP
+
+
+def test_a_network_out_of_range_says_so_in_words():
+    chip.write_state("wifi", b"down")
+    memory = {"ap": AP}
+    problem, _ = join(memory=memory)
+    assert problem == ("wifi_not_found", "Wi-Fi %s is not in range" % chip.AP_SSID)
+    assert "ap" not in memory
+    chip.write_state("wifi", b"up")
