@@ -168,12 +168,16 @@ class Board:
 
     # -- screen and touch ---------------------------------------------------------------------
 
-    def show(self, view_json):
-        """Put a view model (its JSON text) on the screen."""
-        # The panel's own display driver and LVGL screens arrive with issue 5; the emulated
-        # board hands the view model to the host's renderer.
+    def show(self, view_json, full=True):
+        """Put a view model (its JSON text) on the screen; on e-paper with a full refresh or a
+        partial one. Returns "full" or "partial" on e-paper, None on an LCD."""
+        # The emulated board hands the view model to the host's renderer; the e-paper driver and
+        # LVGL's flush path arrive with issue 6.
         if host_link is not None:
             host_link.show(view_json)
+        if self.info["display"]["kind"] != "epaper":
+            return None
+        return "full" if full else "partial"
 
     def take_presses(self):
         """Buttons pressed since the last call, as the view model's action ids."""

@@ -33,6 +33,7 @@ EMPTY_PERCENT = 2  # at or below this charge the panel says so and stops going o
 EMPTY_SLEEP_S = 60 * 60  # then it looks once an hour whether it has been charged
 LOW_BATTERY_PERCENT = 15  # the configuration's defaults (docs/config.md, [schedule])
 LOW_BATTERY_REFRESH_MIN = 30
+FULL_REFRESH_EVERY = 10
 _drawn = False  # this process has put a screen on the display (a later one may skip a redraw)
 
 
@@ -69,6 +70,7 @@ class Wake:
         self.stats = None
         self.account = None  # the signed-in account, once known: its UPN goes into advice
         self.low_battery = None  # the battery reading when it is low: longer sleeps, a line
+        self.radio_from = None  # ticks_ms when the radio started: on from then to deep sleep
 
     # -- the wake ----------------------------------------------------------------------------
 
@@ -76,6 +78,7 @@ class Wake:
         """Do this wake's work; return the seconds to sleep."""
         if self._battery_empty():
             return EMPTY_SLEEP_S
+        self.radio_from = time.ticks_ms()
         problem = self.board.join_wifi(self.config["wifi"], self.memory)
         if problem is not None:
             return self._problem(problem[0], problem[1], "Check that the network %s is up "
@@ -510,11 +513,12 @@ class Wake:
         digest = _short(hashlib.sha256(data))
         same = self.memory.get("shown") == digest and (
             _drawn or self.board.reset_cause() == "deep-sleep wake")
+        drawn = "unchanged, not redrawn"
         if not same:
-            self.board.show(data)
+            refresh = self.board.show(data, self._full_refresh())
             self.memory["shown"] = digest
             _drawn = True
-        drawn = "unchanged, not redrawn" if same else "redrawn"
+            drawn = "redrawn (%s refresh)" % refresh if refresh else "redrawn"
         screen = view["screen"]
         if screen == "room":
             print("screen: room%s | %s%s | %d today, %d tomorrow | %s" % (
@@ -528,6 +532,19 @@ class Wake:
             print("screen: %s | %s" % (screen, drawn))
 
 
+    def _full_refresh(self):
+        """Whether this redraw should be a full refresh: an e-paper panel's partial refreshes
+        leave ghosts that a full one clears. Every `full_refresh_every`-th redraw is full, and
+        the first after a power-on (the count lives in RTC memory)."""
+        every = self.config["schedule"].get("full_refresh_every", FULL_REFRESH_EVERY)
+        count = self.memory.get("partials")
+        if count is None or count + 1 >= every:
+            self.memory["partials"] = 0
+            return True
+        self.memory["partials"] = count + 1
+        return False
+
+
 def _short(h):
     """Twelve hex digits of a hash: enough to tell one schedule or screen from the next."""
     return binascii.hexlify(h.digest()[:6]).decode()
@@ -536,12 +553,15 @@ def _short(h):
 def report(wake, started_ms):
     """One console line of what the wake cost, for the technician and `make bench`. The heap
     figure is what stays live after a collection; the smallest heap a wake fits in is found by
-    `make bench` (-X heapsize)."""
+    `make bench` (-X heapsize). The radio is on from the start of the Wi-Fi join to here: deep
+    sleep, next, turns it off."""
     s = wake.stats or {}
     gc.collect()
+    now = time.ticks_ms()
+    radio = time.ticks_diff(now, wake.radio_from) if wake.radio_from is not None else 0
     print("wake: %d requests, %d connections, %d TLS handshakes, %d B sent, %d B received, "
-          "%d ms, heap %d B live of %d B" % (
+          "%d ms, heap %d B live of %d B, radio on %d ms" % (
               s.get("requests", 0), s.get("connections", 0), s.get("tls_handshakes", 0),
               s.get("bytes_sent", 0), s.get("bytes_received", 0),
-              time.ticks_diff(time.ticks_ms(), started_ms), gc.mem_alloc(),
-              gc.mem_alloc() + gc.mem_free()))
+              time.ticks_diff(now, started_ms), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free(),
+              radio))

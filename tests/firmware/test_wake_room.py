@@ -88,6 +88,7 @@ class Board:
     def __init__(self, cause="deep-sleep wake", battery=None, battery_powered=True):
         self.presses, self.shown, self.cause, self.level = [], [], cause, battery
         self.battery_powered = battery_powered
+        self.refreshes = []
 
     def battery(self):
         return self.level
@@ -96,8 +97,10 @@ class Board:
         presses, self.presses = self.presses, []
         return presses
 
-    def show(self, data):
+    def show(self, data, full=True):
         self.shown.append(json.loads(data))
+        self.refreshes.append("full" if full else "partial")
+        return self.refreshes[-1]
 
     def reset_cause(self):
         return self.cause
@@ -405,3 +408,18 @@ def test_a_battery_panel_sleeps_through_the_night_and_a_mains_panel_does_not():
     assert w._next_wake([late], evening) == late["start"] - room.SOON_S - evening
     w = wake.Wake(Board(battery_powered=False), config(), {})
     assert w._next_wake([], evening) == 5 * MIN
+
+
+def test_every_tenth_redraw_is_a_full_refresh_and_the_first_after_power_on():
+    fresh()
+    g = Graph()
+    board, memory = Board(), {}
+    for minute in range(12):
+        run(g, now=NOON + minute * MIN, board=board, memory=memory)  # a new clock minute
+    assert board.refreshes == ["full"] + ["partial"] * 9 + ["full", "partial"]
+    cfg = config()
+    cfg["schedule"]["full_refresh_every"] = 1
+    board, memory = Board(), {}
+    for minute in range(3):
+        run(g, now=NOON + minute * MIN, cfg=cfg, board=board, memory=memory)
+    assert board.refreshes == ["full"] * 3
