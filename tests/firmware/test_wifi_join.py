@@ -3,12 +3,11 @@
 # it directly, a configured bssid and channel are used as given, and a remembered access point
 # that no longer answers is forgotten for a fresh join.
 import json
+import network
 import os
 import time
 
 import chip
-import network
-
 import hardware
 
 WIFI = {"ssid": chip.AP_SSID, "psk": chip.AP_PSK}
