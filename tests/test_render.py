@@ -32,15 +32,22 @@ def view(case: str) -> dict:
 
 
 def expected_ids(v: dict) -> list[str]:
+    """The hit ids a view's screen must report, in order (docs/render.md)."""
+    if v["screen"] == "book":
+        return [c["action"] for c in v["choices"]] + ["back"]
+    if v["screen"] == "service":
+        return [c["action"] for g in v["groups"] for c in g["choices"]] + ["back"]
     extra = {"rooms": ["back"], "signin": ["signin"] if v.get("signin") is None else []}
     return list(v.get("actions", [])) + extra.get(v["screen"], [])
 
 
 def test_every_screen_has_a_golden_case():
     screens = {view(case)["screen"] for case in VIEWS}
-    assert screens == {"room", "rooms", "signin", "problem", "setup"}
-    assert {"room-free", "room-busy", "room-checkin", "signin", "signin-waiting",
-            "problem-forbidden", "problem-wifi", "setup", "rooms"} <= set(VIEWS)
+    assert screens == {"room", "rooms", "signin", "problem", "setup", "book", "service",
+                       "battery"}
+    assert {"room-free", "room-busy", "room-checkin", "room-battery-low", "signin",
+            "signin-waiting", "problem-forbidden", "problem-wifi", "setup", "rooms", "book",
+            "extend", "service", "battery"} <= set(VIEWS)
     for board in BOARDS:
         goldens = sorted(p.stem for p in (GOLDEN / board).glob("*.png"))
         assert goldens == VIEWS, f"tests/golden/{board} does not match tests/golden/views: " \
@@ -128,6 +135,112 @@ def test_many_actions_still_get_one_button_each():
         f"service:catering:{i}" for i in range(4)] + ["service:support:0", "service:support:1"]
     _, hits = render(v, "esp32s3-lcd43")
     assert [h[0] for h in hits] == v["actions"]
+
+
+def _apart(hits):
+    for i, a in enumerate(hits):
+        for b in hits[i + 1:]:
+            assert (a[1] + a[3] <= b[1] or b[1] + b[3] <= a[1] or a[2] + a[4] <= b[2]
+                    or b[2] + b[4] <= a[2]), f"{a[0]} and {b[0]} overlap"
+        assert a[3] >= 48 and a[4] >= 48, f"{a[0]} is too small to touch"
+        assert 0 <= a[1] and a[1] + a[3] <= 800 and 0 <= a[2] and a[2] + a[4] <= 480
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_check_in_is_the_largest_button_of_the_check_in_layout(board):
+    v = view("room-checkin")
+    _, hits = render(v, board)
+    assert [h[0] for h in hits] == v["actions"]  # the view's order, wherever they sit
+    largest = max(hits, key=lambda h: h[3] * h[4])
+    assert largest[0] == "checkin"
+    others = [h for h in hits if h[0] != "checkin"]
+    assert all(h[3] * h[4] * 2 <= largest[3] * largest[4] for h in others)
+    # With many other buttons (two rows of them), still one each, and check-in the largest.
+    v["actions"] = ["checkin", "extend:15", "end", "find", "service:catering:0",
+                    "service:catering:1", "service:support:0"]
+    _, hits = render(v, board)
+    assert [h[0] for h in hits] == v["actions"]
+    _apart(hits)
+    assert max(hits, key=lambda h: h[3] * h[4])[0] == "checkin"
+
+
+def test_awaiting_check_in_without_the_button_keeps_the_room_layout():
+    """Offline (no actions) or check-in taken elsewhere: the status block, not the band."""
+    checkin = view("room-checkin")
+    plain = dict(checkin, actions=["extend:15", "end", "find"])
+    frame = png.decode(render(plain, "esp32s3-lcd43")[0])
+    # Inside the room screen's status block, the check-in tone (0xA14600 in RGB565); the
+    # check-in layout has white there, beside its band.
+    assert frame.pixel(460, 340) == (165, 69, 0)
+    assert png.decode(render(checkin, "esp32s3-lcd43")[0]).pixel(460, 340) == (255, 255, 255)
+    _, hits = render(plain, "esp32s3-lcd43")
+    assert [h[0] for h in hits] == plain["actions"]
+    assert len({(h[2], h[4]) for h in hits}) == 1  # one row of equal buttons along the bottom
+    offline = dict(checkin, actions=[], labels={}, offline={
+        "kind": "wifi_timeout", "since": "9:00 AM", "text": "Not updated since 9:00 AM"})
+    frame = png.decode(render(offline, "esp32s3-lcd43")[0])
+    assert frame.pixel(460, 340) == (165, 69, 0)
+    assert render(offline, "esp32s3-lcd43")[1] == []
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_six_choices_still_get_one_button_each(board):
+    v = view("book")
+    v["choices"] = [{"action": f"book:{m}", "label": label, "detail": f"until {until}"}
+                    for m, label, until in [(15, "15 min", "13:22"), (30, "30 min", "13:37"),
+                                            (45, "45 min", "13:52"), (60, "1 hour", "14:07"),
+                                            (90, "1 h 30 min", "14:37"),
+                                            (120, "2 hours", "15:07")]]
+    _, hits = render(v, board)
+    assert [h[0] for h in hits] == [c["action"] for c in v["choices"]] + ["back"]
+    _apart(hits)
+    assert len({h[2] for h in hits[:6]}) == 2  # in two rows
+
+
+def test_a_service_view_with_one_group():
+    v = view("service")
+    v["groups"] = v["groups"][1:]
+    for board in BOARDS:
+        _, hits = render(v, board)
+        assert [h[0] for h in hits] == ["service:support:0", "service:support:1", "back"]
+        _apart(hits)
+    # An empty group is left out; labels too long for a button still get one.
+    v["groups"] = [{"heading": "Catering", "choices": []}, {"heading": "Room support",
+                   "choices": [{"action": f"service:support:{i}",
+                                "label": "The projector in this room does not work " * 2}
+                               for i in range(6)]}]
+    _, hits = render(v, "esp32s3-epd75")
+    assert [h[0] for h in hits] == [f"service:support:{i}" for i in range(6)] + ["back"]
+    _apart(hits)
+
+
+def test_the_battery_screen_has_nothing_to_press():
+    v = view("battery")
+    for board in BOARDS:
+        assert render(v, board)[1] == []
+    unknown = dict(v, percent=None)  # no reading: the outline without a level
+    assert render(unknown, "esp32s3-epd75")[1] == []
+    assert render(unknown, "esp32s3-epd75")[0] != render(v, "esp32s3-epd75")[0]
+
+
+def test_a_low_battery_is_said_in_a_box_on_the_room_screen():
+    with_box = view("room-battery-low")
+    without = dict(with_box, battery=None)
+    assert render(with_box, "esp32s3-lcd43")[0] != render(without, "esp32s3-lcd43")[0]
+    assert render(with_box, "esp32s3-lcd43")[1] == render(without, "esp32s3-lcd43")[1]
+    checkin = dict(view("room-checkin"), battery=with_box["battery"])
+    assert render(checkin, "esp32s3-lcd43")[0] != render(view("room-checkin"),
+                                                          "esp32s3-lcd43")[0]
+
+
+@pytest.mark.parametrize("language, words", [
+    ("en", {"book": "Book now", "extend": "Extend", "service": "Request service"}),
+    ("nl", {"book": "Nu boeken", "extend": "Verlengen", "service": "Service vragen"})])
+def test_menu_buttons_have_captions_without_labels(language, words):
+    v = dict(view("room-battery-low"), language=language, actions=["book", "extend", "service"])
+    given = dict(v, labels=words)
+    bare = dict(v, labels={})
+    assert render(bare, "esp32s3-epd75") == render(given, "esp32s3-epd75")
 
 
 def test_letters_the_fonts_lack_lose_their_accents_rather_than_show_as_boxes():

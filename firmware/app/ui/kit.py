@@ -96,6 +96,14 @@ def lines(s, size, w):
     return max(1, measured.y // f.line_height)
 
 
+def width(s, size):
+    """How wide `s` is on one line of `size` text."""
+    f, scale = font(size)
+    measured = lv.point_t()
+    lv.text_get_size(measured, plain(s), f, 0, 0, lv.COORD.MAX, lv.TEXT_FLAG.NONE)
+    return measured.x * scale // _ONE
+
+
 def fit(s, w, largest, smallest=24):
     """The largest text size from `largest` down to `smallest` in which `s` fits on one line
     `w` px wide (`smallest` when none does: the text then ends in "...")."""
@@ -233,18 +241,26 @@ def _break_at_spaces(s, f, width):
     return "\n".join(lines)
 
 
-def button(parent, hits, action, caption, x, y, w, h, layout, size=24, primary=False):
+def button(parent, hits, action, caption, x, y, w, h, layout, size=24, primary=False,
+           detail=None, detail_size=24):
     """A button for `action` (a view-model action id) and its hit area in `hits`. A primary
     button (what most people at the door came for) stands out: filled on e-paper, blue on
-    the LCD."""
+    the LCD. A `detail` is a smaller line under the caption ("until 13:22"), the two
+    centred together."""
     c = layout.colours
     kind = "primary" if primary else "button"
     obj = box(parent, x, y, w, h, bg=c[kind + "_bg"], border=c["button_border"],
               border_width=3 if layout.mono else 0, radius=10)
     pad = 4
-    rows = 2 if lines(caption, size, w - 2 * pad) > 1 and h >= 2 * line_height(size) + 8 else 1
-    text(obj, caption, pad, (h - rows * line_height(size)) // 2, w - 2 * pad, size,
-         c[kind + "_fg"], align="center", wrap=rows > 1, lines=rows)
+    under = line_height(detail_size) if detail else 0
+    rows = 2 if lines(caption, size, w - 2 * pad) > 1 and \
+        h >= 2 * line_height(size) + under + 8 else 1
+    top = (h - rows * line_height(size) - under) // 2
+    text(obj, caption, pad, top, w - 2 * pad, size, c[kind + "_fg"], align="center",
+         wrap=rows > 1, lines=rows)
+    if detail:
+        text(obj, detail, pad, top + rows * line_height(size), w - 2 * pad, detail_size,
+             c[kind + "_fg"], align="center")
     hits.append((action, x, y, w, h))
     return obj
 

@@ -1,7 +1,8 @@
 # The room at the door (docs/view-model.md, "room"): name and clock on top; the status block
 # (the status in the biggest type that fits, until when, the meeting now or next); the agenda
-# of today and tomorrow on the right, with the check-in and the last press's notice below it;
-# the buttons along the bottom.
+# of today and tomorrow on the right, with the check-in, the last press's notice and the
+# battery's warning below it; the buttons along the bottom. A room waiting for a check-in
+# that this panel can take is drawn by checkin_screen instead (screens.build).
 #
 #   +--------------------------------------------------+
 #   | Boardroom 4.12                          09:12    |
@@ -26,6 +27,7 @@ _TONE = {"free": "free", "starting_soon": "free", "busy": "busy", "ending_soon":
 _BAND = 116  # the buttons' band at the bottom, in px
 _SPLIT = 480  # where the status block ends and the agenda begins
 _ROW = 30  # an agenda row
+_BOX = 70  # a box of words below the agenda
 
 
 def check(view):
@@ -39,6 +41,9 @@ def check(view):
         meeting = view.get(key)
         if meeting is not None:
             kit.need(meeting, "title", key)
+    for key in ("offline", "battery"):
+        if view.get(key) is not None:
+            kit.need(view[key], "text", key)
     for day in ("today", "tomorrow"):
         for i, e in enumerate((view.get("agenda") or {}).get(day) or ()):
             kit.need(e, "title", "agenda.%s[%d]" % (day, i))
@@ -83,34 +88,61 @@ def _status(scr, view, layout, top, bottom):
             text("rest_of_day", language)
     size = kit.fit(until, w, 48)
     kit.text(scr, until, x, top + 162 - kit.ascent(size), w, size, fg)
-    on = view.get("current")
-    meeting = on or view.get("next")
+    meeting = view.get("current") or view.get("next")
     if meeting is None:
         kit.text(scr, _heading(view, "nothing_today"), x, top + 176, w, 24, fg)
         return
-    line = "%s %s" % (_heading(view, "now" if on else "next"), _when(meeting, language))
-    if meeting.get("tag"):
-        line += " \u2022 " + meeting["tag"]
-    if on and view.get("checked_in") and status != "checked_in":
-        line += " \u2022 " + text("checked_in", language)
-    kit.text(scr, line, x, top + 176, w, 24, fg)
+    kit.text(scr, meeting_line(view), x, top + 176, w, 24, fg)
     kit.text(scr, meeting["title"], x, top + 203, w, 32, fg)
     if meeting.get("organizer"):
         kit.text(scr, meeting["organizer"], x, top + 239, w, 24, fg)
 
 
+def meeting_line(view):
+    """Which meeting the status block names (the one now, else the next), its time and tag:
+    "Now 09:00 - 10:00 \u2022 Tentative"."""
+    language = view.get("language", "en")
+    on = view.get("current")
+    meeting = on or view.get("next")
+    line = "%s %s" % (_heading(view, "now" if on else "next"), _when(meeting, language))
+    if meeting.get("tag"):
+        line += " \u2022 " + meeting["tag"]
+    if on and view.get("checked_in") and view["status"] != "checked_in":
+        line += " \u2022 " + text("checked_in", language)
+    return line
+
+
+def boxes(scr, view, layout, x, w, bottom, top, checkin=True, fitted=False):
+    """The view's boxes, stacked up from `bottom`: offline, the last press's notice, the
+    check-in (unless `checkin` is False: the check-in screen says it in its band), the
+    battery at the top. A box that would reach above `top` is left out; `fitted` boxes are
+    only as tall as their words (else all the same height, so that they stay put). Returns
+    the y above them."""
+    said = []
+    offline = view.get("offline")
+    if offline:  # the last good schedule: say since when, and why
+        said.append((offline["text"], "alert"))
+    notice = view.get("notice")
+    if notice:
+        said.append((notice, "alert" if view.get("notice_kind") == "refused" else "notice"))
+    if checkin and view.get("checkin_text"):
+        said.append((view["checkin_text"], "checkin"))
+    battery = view.get("battery")
+    if battery:  # for whoever looks after the panel: charge it before it goes dark
+        said.append((battery["text"], "alert"))
+    for words_, kind in said:
+        size, rows = _box_size(words_, w)
+        h = rows * kit.line_height(size) + 16 if fitted else _BOX
+        if bottom - h < top:
+            break
+        bottom = _box(scr, words_, layout, kind, x, w, bottom, h)
+    return bottom
+
+
 def _agenda(scr, view, layout, top, bottom):
     x = _SPLIT + 20
     w = layout.width - 20 - x
-    offline = view.get("offline")
-    if offline:  # the last good schedule: say since when, and why
-        bottom = _box(scr, offline["text"], layout, "alert", x, w, bottom)
-    notice = view.get("notice")
-    if notice:
-        kind = "alert" if view.get("notice_kind") == "refused" else "notice"
-        bottom = _box(scr, notice, layout, kind, x, w, bottom)
-    if view.get("checkin_text"):
-        bottom = _box(scr, view["checkin_text"], layout, "checkin", x, w, bottom)
+    bottom = boxes(scr, view, layout, x, w, bottom, top)
     agenda = view.get("agenda") or {}
     today = [e for e in agenda.get("today") or () if not e.get("now")]
     tomorrow = agenda.get("tomorrow") or []
@@ -153,13 +185,27 @@ def _day(scr, view, layout, day, items, x, y, w, clock_w, bottom):
     return y, shown == len(items)
 
 
-def _box(scr, words_, layout, kind, x, w, bottom):
-    """Two lines of words in a coloured box at the bottom of the agenda; the y above it."""
+def _box_size(words_, w):
+    """The text size and the lines the words take in a box `w` wide: two of 24 px, else up
+    to three of 16 px."""
+    rows = kit.lines(words_, 24, w)
+    if rows <= 2:
+        return 24, rows
+    return 16, min(3, kit.lines(words_, 16, w))
+
+
+def _box(scr, words_, layout, kind, x, w, bottom, h):
+    """Words in a coloured box of height `h` ending at `bottom`; the y above it."""
     c = layout.colours
-    h = 70
-    size = 24 if kit.lines(words_, 24, w) <= 2 else 16  # three lines of 16 px
-    kit.box(scr, x - 8, bottom - h, w + 16, h, bg=c[kind + "_bg"], radius=6)
-    kit.text(scr, words_, x, bottom - h + 8, w, size, c[kind + "_fg"], wrap=True,
+    size = _box_size(words_, w)[0]
+    bg, fg = c[kind + "_bg"], c[kind + "_fg"]
+    if layout.mono and size == 16:
+        # 16 px white on black loses its thin strokes in 1 bit ("12%" reads "12 )"): black
+        # on white in a heavy frame instead.
+        bg, fg = c["bg"], c["fg"]
+    kit.box(scr, x - 8, bottom - h, w + 16, h, bg=bg, border=c["fg"], radius=6,
+            border_width=3 if bg == c["bg"] else 0)
+    kit.text(scr, words_, x, bottom - h + 8, w, size, fg, wrap=True,
              lines=2 if size == 24 else 3)
     return bottom - h - 8
 
@@ -182,7 +228,12 @@ def _buttons(scr, view, layout, hits, top, bottom):
         row, col = i // cols, i % cols
         kit.button(scr, hits, action, captions[i], 20 + col * (w + gap),
                    top + row * (h + 8), w, h, layout, size,
-                   primary=action == "checkin" or action.startswith("book:"))
+                   primary=primary(action))
+
+
+def primary(action):
+    """What most people at the door came for: booking the free room, checking in."""
+    return action in ("checkin", "book") or action.startswith("book:")
 
 
 def caption(action, view):
@@ -192,6 +243,8 @@ def caption(action, view):
         return given[action]
     language = view.get("language", "en")
     name, _, arg = action.partition(":")
+    if name in ("book", "extend", "service") and not arg:  # a menu: it opens a picker
+        return text("action:" + name, language)
     if name in ("book", "extend") and arg.isdigit():
         return text(name, language, words.duration(int(arg), language))
     if name == "service":
