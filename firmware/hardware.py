@@ -17,6 +17,8 @@ except ImportError:
 BOARD_FILE = "/board.json"
 WIFI_JOIN_S = 15  # a join that has not worked by then will not
 CFG_DIR = "/cfg"  # the cfg partition: this panel's sealed configuration and token store
+# Unix seconds at the port's epoch: 2000-01-01 on the esp32 port, 1970 on the Unix port.
+_EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0
 _NVS_NAMESPACE = "lintel"
 _NVS_KEY = "devkey"  # the device key (32 bytes) and its key id (8 bytes), one blob: one write
 _RESET_CAUSES = {
@@ -154,16 +156,23 @@ class Board:
             wlan.ifconfig((static["address"], static["netmask"], static["gateway"],
                            static["dns"][0]))
         memory = {} if memory is None else memory
+        started = time.ticks_ms()
         if wifi.get("bssid"):
-            ap = [wifi["bssid"].replace(":", ""), wifi.get("channel")]
+            ap, how = [wifi["bssid"].replace(":", ""), wifi.get("channel")], "configured"
+        elif memory.get("ap"):
+            ap, how = memory["ap"], "remembered"
         else:
-            ap = memory.get("ap") or _strongest(wlan, wifi["ssid"])
+            ap, how = _strongest(wlan, wifi["ssid"]), "scanned"
         problem = _join(wlan, wifi, ap)
         if problem is not None and ap is not None and memory.pop("ap", None) is not None:
             print("wifi: the access point remembered did not answer; joining afresh")
+            how = "afresh"
             problem = _join(wlan, wifi, None)
         elif problem is None and ap is not None and not wifi.get("bssid"):
             memory["ap"] = ap
+        if problem is None:
+            print("wifi: joined %s in %d ms (access point %s)" % (
+                wifi["ssid"], time.ticks_diff(time.ticks_ms(), started), how))
         return problem
 
     # -- screen and touch ---------------------------------------------------------------------
@@ -205,6 +214,12 @@ class Board:
                                  cell["divider"]["ratio"], cell["curve_mv_percent"])
         mv = self._cell.millivolts()
         return {"mv": mv, "percent": self._cell.percent(mv)}
+
+    def set_clock(self, t):
+        """Set the RTC to Unix time t (UTC). It keeps counting through deep sleep, and a power
+        cut sets it back to 2000: the app sets it from the servers' Date headers."""
+        tm = time.gmtime(int(t) - _EPOCH)
+        machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
 
     def rtc_memory(self, data=None):
         # Survives deep sleep, not power loss: for what one wake tells the next.

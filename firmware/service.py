@@ -6,7 +6,7 @@ import os
 import sys
 
 import hardware
-from app import config
+from app import clock, config
 from app.version import VERSION
 
 
@@ -55,6 +55,17 @@ def provision(key_hex, key_id_hex, replace=False):
     ok = stored is not None and stored[1] == key_id
     _reply({"result": "ok" if ok else "refused", "reason": None if ok else "not_stored",
             "key_id": key_id.hex()})
+
+
+def set_clock_if_lost(host_time):
+    """Set the panel's clock from the host's (Unix seconds) if it has lost its time, as a new
+    panel or one after a power cut has: its first TLS handshake checks certificate dates. A
+    clock that runs is kept (the app keeps it right from the servers' Date headers)."""
+    if not clock.lost():
+        _reply({"result": "kept", "panel_time": clock.now()})
+        return
+    hardware.Board().set_clock(host_time)
+    _reply({"result": "set", "panel_time": clock.now()})
 
 
 def install_config(tmp_path, sha256_hex):

@@ -8,7 +8,10 @@ the room's calendar in a known state first. Tests run in file order.
 """
 
 import json
+import re
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -36,6 +39,11 @@ def push(lab, **kw):
     path = lab.panel_toml(**kw)
     mark = lab.panel.mark()
     lab.lintel("config", "push", path, "--port", lab.panel.link)
+    # The push ends with a reset; what comes after it runs the new configuration (a wake of
+    # the old one may still have printed its lines meanwhile).
+    reset = "rst:0xc (RTC_SW_CPU_RST)"
+    text = lab.panel.wait_for(reset, since=mark)
+    mark += text.index(reset)
     lab.panel.wait_for("state: configured", since=mark)
     return mark
 
@@ -59,6 +67,14 @@ def fresh_room(lab, *events):
     lab.admin("DELETE", f"events?room={ROOM}")
     if events:
         lab.admin("POST", "events", [dict(e, room=ROOM) for e in events])
+
+
+def shown_problem(lab, words, since):
+    """The problem screen that follows the first console line with `words` after `since`
+    (a wake of the previous configuration may still be ending after a push)."""
+    text = lab.panel.wait_for(words, since=since)
+    lab.panel.wait_for("screen: problem", since=since + text.index(words))
+    return lab.panel.view()["problem"]
 
 
 def room_events(lab):
@@ -241,6 +257,34 @@ def test_a_low_then_empty_battery_then_a_charged_one(lab):
     assert lab.panel.view()["battery"] is None
 
 
+def test_a_panel_that_lost_the_time_sets_it_from_the_tenant(lab):
+    # As after a power cut: the RTC back at 2000. The panel sets it to when it last read the
+    # calendar (its certificates were valid then), then from the tenant's Date header.
+    mark = lab.panel.mark()
+    lab.panel.mpremote("exec", "--no-follow", "import machine; "
+                       "machine.RTC().datetime((2000, 1, 1, 5, 0, 0, 0, 0)); machine.reset()")
+    text = lab.panel.wait_for("screen: room |", since=mark)
+    assert "| 2000-01-01T00:00:" in text  # the banner's clock, before the first answer
+    # Then the tenant's Date sets it right, unless the calendar was read within 2 s of now.
+    assert re.search(r"clock: lost; set to 20\d\d-[\d:T-]+Z, when the calendar was last read",
+                     text), text
+    shown = lab.panel.view()["time"]
+    now = datetime.now(ZoneInfo("Europe/Amsterdam"))
+    assert shown in {(now - timedelta(minutes=m)).strftime("%H:%M") for m in (0, 1)}
+
+
+def test_a_configuration_push_sets_a_lost_clock_from_the_host(lab):
+    # A new panel's RTC starts at 2000; the technician's push gives it the host's time.
+    lab.panel.mpremote("exec", "import machine; machine.RTC().datetime((2000, 1, 1, 5, 0, 0, 0, "
+                               "0))")
+    mark = push(lab)
+    text = lab.panel.wait_for("screen: room |", since=mark)
+    # The banner of the boot after the push says the panel's clock.
+    banner = re.findall(r"\| software reset, wake \d+ \| (\S+)", text)[-1]
+    panel_time = datetime.fromisoformat(banner.replace("Z", "+00:00")).timestamp()
+    assert abs(panel_time - time.time()) < 60, banner
+
+
 def test_a_revoked_sign_in_returns_to_the_sign_in_screen_with_the_reason(lab):
     mark = lab.panel.mark()
     lab.admin("POST", "tokens/revoke", {})
@@ -273,8 +317,8 @@ def test_an_unknown_mailbox_an_untrusted_ca_and_a_wrong_host_name_are_problems(l
     other_ca = tmp_path / "other-ca.pem"
     other_ca.write_bytes(ca_mod.create_ca().cert_pem())
     mark = push(lab, ca=other_ca)
-    lab.panel.wait_for("problem: tls", since=mark)
-    assert "certificate" in lab.panel.view()["problem"]["words"]
+    problem = shown_problem(lab, "is not signed by a CA this panel trusts", mark)
+    assert problem["kind"] == "tls" and "certificate" in problem["words"]
     # A tenant whose certificate names another host (its CA trusted): the name check refuses.
     elsewhere = server.start(0, None, tmp_path / "elsewhere", tmp_path / "elsewhere-ca.pem",
                              names=("graph.contoso.test",))
@@ -284,8 +328,8 @@ def test_an_unknown_mailbox_an_untrusted_ca_and_a_wrong_host_name_are_problems(l
         path.write_text(text.replace(lab.base_url, elsewhere.base_url))
         mark = lab.panel.mark()
         lab.lintel("config", "push", path, "--port", lab.panel.link)
-        lab.panel.wait_for("problem: tls", since=mark)
-        assert "is for another host name" in lab.panel.view()["problem"]["words"]
+        problem = shown_problem(lab, "is for another host name", mark)
+        assert problem["kind"] == "tls"
     finally:
         elsewhere.stop()
     mark = push(lab)

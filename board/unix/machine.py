@@ -251,6 +251,18 @@ class ADC:
         return self.read_u16() >> 4
 
 
+def _timegm(y, mo, d, h, mi, s):
+    """Unix seconds of a UTC date and time (the RTC keeps UTC; the host's mktime would apply
+    the host's time zone)."""
+    days = 0
+    for year in range(1970, y):
+        days += 366 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 365
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    for month in range(1, mo):
+        days += (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    return ((days + d - 1) * 24 + h) * 3600 + mi * 60 + s
+
+
 class RTC:
     def datetime(self, datetimetuple=None):
         # The emulated RTC is the host clock plus an offset (board/unix/time.py) that setting
@@ -258,7 +270,7 @@ class RTC:
         # sleep.
         if datetimetuple is not None:
             y, mo, d, _wd, h, mi, s, _sub = datetimetuple
-            time.set_offset(time.mktime((y, mo, d, h, mi, s, 0, 0)) - time.host_time())
+            time.set_offset(_timegm(y, mo, d, h, mi, s) - time.host_time())
             return None
         t = time.gmtime()
         return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)

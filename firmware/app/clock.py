@@ -90,6 +90,15 @@ def civil(t):
 EPOCH_OFFSET = timegm(*time.gmtime(0)[:6])
 
 
+# A clock before this has lost its time: a power cut sets the RTC back to 2000.
+LOST_BEFORE = 1767225600  # 2026-01-01
+
+
+def lost():
+    """Whether the clock has lost its time (now() is before LOST_BEFORE)."""
+    return now() < LOST_BEFORE
+
+
 def now():
     """Seconds since 1970-01-01 UTC, an int, whatever the port's epoch."""
     return int(time.time()) + EPOCH_OFFSET
@@ -163,6 +172,31 @@ def parse_iso(text):
             raise ValueError("expected Z or a UTC offset like +01:00 after the time: %s"
                              % _show(text))
     return _days(y, mo, d) * _DAY + h * 3600 + mi * 60 + s - off
+
+
+_HTTP_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                "Dec")
+
+
+def parse_http_date(text):
+    """Unix seconds of an HTTP Date header in its preferred form (RFC 9110 section 5.6.7,
+    IMF-fixdate: "Wed, 25 Nov 2026 19:39:06 GMT"), or None for anything else: the clock is set
+    from it only when it is beyond doubt."""
+    if not isinstance(text, str) or len(text) != 29 or text[3:5] != ", " or text[25:] != " GMT":
+        return None
+    if text[7] != " " or text[11] != " " or text[16] != " " or text[19] != ":" \
+            or text[22] != ":":
+        return None
+    month = text[8:11]
+    if month not in _HTTP_MONTHS:
+        return None
+    mo = _HTTP_MONTHS.index(month) + 1
+    y, d = _num(text, 12, 4), _num(text, 5, 2)
+    h, mi, s = _num(text, 17, 2), _num(text, 20, 2), _num(text, 23, 2)
+    if min(y, d, h, mi, s) < 0 or not (1 <= d <= _month_days(y, mo) and h <= 23 and mi <= 59
+                                       and s <= 60):
+        return None
+    return _days(y, mo, d) * _DAY + h * 3600 + mi * 60 + min(s, 59)
 
 
 def format_iso(t):

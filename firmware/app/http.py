@@ -73,6 +73,9 @@ class Session:
                       "redirects": 0, "bytes_sent": 0, "bytes_received": 0}
         self._pool = {}
         self._scratch = None
+        # The last answer's Date header, as the server wrote it: the panel sets its clock from
+        # it (app/wake.py), as it has no other source of the time.
+        self.date = None
 
     def __enter__(self):
         return self
@@ -146,6 +149,7 @@ class Session:
                 method, body = "GET", None
                 fields = _without(fields, ("content-type",))
             url = new_url
+        self.date = resp.headers.get("date") or self.date
         if max_content is not None:
             resp.max_content = max_content
         if not stream:

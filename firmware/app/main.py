@@ -3,7 +3,7 @@ import json
 import sys
 import time
 
-from app import config
+from app import clock, config
 from app.version import VERSION
 
 NOT_CONFIGURED_RETRY_MS = 15 * 60 * 1000  # look for a pushed configuration every 15 minutes
@@ -57,8 +57,9 @@ def _show_setup(board, reason, words):
 def run(board):
     started = time.ticks_ms()
     memory = _memory(board)
-    print("Lintel %s | board %s | device %s | %s, wake %d" % (
-        VERSION, board.name, board.device_id, board.reset_cause(), memory["wakes"]))
+    print("Lintel %s | board %s | device %s | %s, wake %d | %s" % (
+        VERSION, board.name, board.device_id, board.reset_cause(), memory["wakes"],
+        clock.format_iso_z(clock.now())))
     board.mount_cfg()
     doc = _load(board)
     while doc is None:

@@ -34,6 +34,7 @@ EMPTY_SLEEP_S = 60 * 60  # then it looks once an hour whether it has been charge
 LOW_BATTERY_PERCENT = 15  # the configuration's defaults (docs/config.md, [schedule])
 LOW_BATTERY_REFRESH_MIN = 30
 FULL_REFRESH_EVERY = 10
+CLOCK_SLACK_S = 2  # a Date header has whole seconds, and the answer takes its time
 _drawn = False  # this process has put a screen on the display (a later one may skip a redraw)
 
 
@@ -71,6 +72,7 @@ class Wake:
         self.account = None  # the signed-in account, once known: its UPN goes into advice
         self.low_battery = None  # the battery reading when it is low: longer sleeps, a line
         self.radio_from = None  # ticks_ms when the radio started: on from then to deep sleep
+        self.session = None  # this wake's HTTPS session, whose answers carry the time
 
     # -- the wake ----------------------------------------------------------------------------
 
@@ -89,6 +91,7 @@ class Wake:
         except HttpError as e:
             return self._network_problem(e)
         with Session(cadata=cadata, proxy=self.config.get("proxy"), timeout=(15, 30)) as session:
+            self.session = session
             try:
                 return self._online(session)
             except GraphError as e:
@@ -104,6 +107,13 @@ class Wake:
 
     def _online(self, session):
         backend = self.config["backend"]
+        if clock.lost():
+            # Tokens' lifetimes and the calendar's window need the time, and so does TLS: the
+            # esp32 port's mbedTLS checks certificate dates. The last time this panel read the
+            # calendar is a time the certificates were valid at; then any answer has the time.
+            self._restore_clock()
+            session.head(backend["graph_host"] + "/v1.0/").close()
+            self._sync_clock()
         store = TokenStore(self.board, backend)
         entra = Entra(session, backend)
         tokens = store.load()
@@ -176,6 +186,11 @@ class Wake:
     def _room(self, graph, account):
         now = clock.now()
         events = self._events(graph, now)
+        if self._sync_clock():
+            # The clock was off: read again if that moved the calendar's window (a new day).
+            then, now = now, clock.now()
+            if self.zone.midnight(then) != self.zone.midnight(now):
+                events = self._events(graph, now)
         presses = self.board.take_presses()
         after = None  # the screen the last press asked for instead of the room's: find, menu:*
         for press in presses:
@@ -206,6 +221,29 @@ class Wake:
         self._show(room.view(events, now, self.config, self.zone, self.checked_in, account,
                              self.notice, self.notice_kind))
         return self._next_wake(events, now)
+
+    def _sync_clock(self):
+        """Set the RTC from the last answer's Date header when they differ by more than
+        CLOCK_SLACK_S: after a power cut, and the drift of its slow clock through deep sleep.
+        True when it was set."""
+        server = clock.parse_http_date(self.session.date) if self.session else None
+        if server is None:
+            return False
+        drift = server - clock.now()
+        if -CLOCK_SLACK_S <= drift <= CLOCK_SLACK_S:
+            return False
+        self.board.set_clock(server)
+        print("clock: set to %s from the server's Date header (%+d s)" % (
+            clock.format_iso_z(server), drift))
+        return True
+
+    def _restore_clock(self):
+        """Set a lost clock to when the calendar was last read, if it ever was."""
+        schedule = self._kept_schedule()
+        if schedule is not None:
+            self.board.set_clock(schedule["read_at"])
+            print("clock: lost; set to %s, when the calendar was last read"
+                  % clock.format_iso_z(schedule["read_at"]))
 
     def _events(self, graph, now):
         start = self.zone.midnight(now)
@@ -254,12 +292,8 @@ class Wake:
     def _offline(self, kind, text):
         """The room from the last good schedule, with a line saying since when it is not
         updated and why; None without a schedule for now."""
-        data, key = self.board.read_file(SCHEDULE_FILE), self.board.device_key()
-        if data is None or key is None:
-            return None
-        try:
-            doc = json.loads(seal.open_sealed(key[0], key[1], seal.KIND_SCHEDULE, data))
-        except (seal.SealError, ValueError):
+        doc = self._kept_schedule()
+        if doc is None:
             return None
         now = clock.now()
         if not doc["window"][0] <= now < doc["window"][1]:
@@ -270,6 +304,16 @@ class Wake:
         view["offline"] = {"kind": kind, "since": self._hhmm(read_at), "text": words.say(
             "offline", self.language, self._hhmm(read_at), text)}
         return view
+
+    def _kept_schedule(self):
+        """The last calendar kept (_keep), or None."""
+        data, key = self.board.read_file(SCHEDULE_FILE), self.board.device_key()
+        if data is None or key is None:
+            return None
+        try:
+            return json.loads(seal.open_sealed(key[0], key[1], seal.KIND_SCHEDULE, data))
+        except (seal.SealError, ValueError):
+            return None
 
     def _hhmm(self, t):
         return clock.hhmm(t, self.zone, self.style)

@@ -8,6 +8,7 @@ at any point leaves the old configuration or the new one.
 
 import hashlib
 import sys
+import time
 from pathlib import Path
 
 from lintel import configfile, inventory, seal
@@ -67,6 +68,8 @@ def seal_for(config: configfile.Config, device: str) -> tuple[bytes, dict]:
 def push(panel: PanelLink, sealed: bytes, progress=None) -> dict:
     """Deliver sealed bytes and have the panel install them; return the panel's answer."""
     panel.call("open_storage")
+    # A new panel's clock starts at 2000; its first TLS handshake needs the date.
+    panel.call("set_clock_if_lost", int(time.time()))
     panel.write_file(PANEL_TMP, sealed, progress)
     return panel.call("install_config", PANEL_TMP, hashlib.sha256(sealed).hexdigest())
 

@@ -594,3 +594,15 @@ def test_names_and_date_line():
     assert clock.date_line(_z("2026-03-01T12:00:00Z"), z, "nl") == "zondag 1 maart"
     # A language the firmware has no words for falls back to English.
     assert clock.date_line(t, z, "de") == "Thursday 26 November"
+
+
+def test_http_dates_set_the_clock_only_in_their_preferred_form():
+    assert clock.parse_http_date("Wed, 25 Nov 2026 19:39:06 GMT") == \
+        clock.timegm(2026, 11, 25, 19, 39, 6)
+    assert clock.parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT") == 784111777  # RFC 9110
+    assert clock.parse_http_date("Tue, 29 Feb 2028 00:00:00 GMT") == clock.timegm(2028, 2, 29)
+    for bad in ("Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+                "Wed, 25 Nov 2026 19:39:06 UTC", "Wed, 31 Nov 2026 19:39:06 GMT",
+                "Wed, 25 Noz 2026 19:39:06 GMT", "Wed, 25 Nov 2026 24:39:06 GMT",
+                "Wed, 25 Nov 2026 19:39 GMT", "", None, "Wed, 2x Nov 2026 19:39:06 GMT"):
+        assert clock.parse_http_date(bad) is None, bad

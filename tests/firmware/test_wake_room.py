@@ -423,3 +423,25 @@ def test_every_tenth_redraw_is_a_full_refresh_and_the_first_after_power_on():
     for minute in range(3):
         run(g, now=NOON + minute * MIN, cfg=cfg, board=board, memory=memory)
     assert board.refreshes == ["full"] * 3
+
+
+def test_the_clock_follows_the_servers_date_header_beyond_two_seconds():
+    class Session:
+        date = None
+
+    board = Board()
+    board.set_clock = lambda t: board.clocks.append(t)
+    board.clocks = []
+    w = wake.Wake(board, config(), {})
+    w.session = Session()
+    clock.now = lambda: NOON
+    try:
+        assert not w._sync_clock()  # no answer yet
+        Session.date = "Wed, 25 Nov 2026 11:00:02 GMT"  # NOON + 2 s: close enough
+        assert not w._sync_clock()
+        Session.date = "Wed, 25 Nov 2026 10:48:20 GMT"  # the panel is 11 min 40 s ahead
+        assert w._sync_clock() and board.clocks == [NOON - 700]
+        Session.date = "25 Nov 2026 10:48:20"  # not a Date header: the clock stays
+        assert not w._sync_clock() and len(board.clocks) == 1
+    finally:
+        clock.now = _real_now

@@ -67,7 +67,8 @@ extra_ca = "{ca}"
 class Lab:
     """A running fake tenant and, once `start_panel` is called, an emulated panel."""
 
-    def __init__(self, workdir: Path, seed: Path | None = None):
+    def __init__(self, workdir: Path, seed: Path | None = None,
+                 follow_panel_clock: bool = False):
         from lintel.tenant import server
 
         self.workdir = Path(workdir).resolve()
@@ -77,6 +78,10 @@ class Lab:
         info = self.tenant.tenant.store.get_meta("tenant")
         self.domain, self.tenant_id = info["domain"], info["id"]
         self.base_url = self.tenant.base_url
+        if follow_panel_clock:
+            # The panel's emulated RTC (lintel emulate --clock-start): the tenant's clock, its
+            # Date headers and token lifetimes go with the panel's days.
+            self.tenant.tenant.clock_file = self.workdir / "panel" / "state" / "rtc_offset"
         self.panel: BackgroundEmulator | None = None
         self._ssl = ssl.create_default_context(cafile=str(self.ca))
         self.env = dict(os.environ, LINTEL_HOME=str(self.workdir / "lintel-home"))

@@ -321,13 +321,29 @@ class Tenant:
         self.router = Router()
         self.faults = Faults()
         self.clock_offset = 0.0
+        # A file holding more seconds to add (an emulated panel's rtc_offset): the tenant's
+        # clock then follows the panel's emulated one (docs/tenant.md, "Clock").
+        self.clock_file: Path | None = None
+        self._followed = (None, 0.0)  # (mtime_ns, seconds) of the file when last read
         self.stats = {"connections": 0, "handshakes": 0, "handshakes_resumed": 0,
                       "handshakes_failed": 0}
         self.stats_lock = threading.Lock()
 
     def now(self) -> float:
-        """The tenant's clock: wall time plus the admin API's offset (for expiry tests)."""
-        return time.time() + self.clock_offset
+        """The tenant's clock: wall time plus the admin API's offset (for expiry tests) plus
+        the clock file's (an emulated panel's clock)."""
+        return time.time() + self.clock_offset + self._file_offset()
+
+    def _file_offset(self) -> float:
+        if self.clock_file is None:
+            return 0.0
+        try:
+            mtime = self.clock_file.stat().st_mtime_ns
+            if mtime != self._followed[0]:
+                self._followed = (mtime, float(self.clock_file.read_text() or 0))
+        except (OSError, ValueError):
+            return self._followed[1]  # not there yet, or half written: the last value
+        return self._followed[1]
 
     def count(self, name: str) -> None:
         with self.stats_lock:
@@ -376,6 +392,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
     timeout = KEEP_ALIVE_IDLE
     server: TenantHTTPServer
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header is the tenant's clock, which a panel sets its own from.
+        return super().date_time_string(self.server.tenant.now() if timestamp is None
+                                         else timestamp)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the base's name
         pass  # the request log is the tenant's own, in the store
