@@ -1,9 +1,10 @@
 """make bench: image build, flashing, boot and file-copy figures of the emulated panel, the
-calendar stream reader's speed, and what one wake costs against the fake tenant.
+calendar stream reader's speed, what one wake costs against the fake tenant, and an office week
+of the battery panel with its energy projection.
 
-Prints a table (and the per-wake table beneath it) and writes bench/results/latest.json, the
-per-wake figures under "wake". Figures are wall-clock on this machine; each is the median of
-several runs (the count is in the table).
+Prints a table (and the per-wake and energy tables beneath it) and writes
+bench/results/latest.json, the per-wake figures under "wake", the week under "energy". Figures
+are wall-clock on this machine; each is the median of several runs (the count is in the table).
 """
 
 import json
@@ -24,6 +25,7 @@ from lintel.emulator.background import BackgroundEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+import energy_bench  # noqa: E402 -- bench/energy_bench.py, beside this file
 import http_bench  # noqa: E402 -- bench/http_bench.py, beside this file
 import wake_bench  # noqa: E402 -- bench/wake_bench.py, beside this file
 from esp_images import merged_firmware  # noqa: E402 -- the tests' stand-in firmware images
@@ -234,6 +236,7 @@ def main() -> None:
     rows += jsonstream_rows
     wake = wake_bench.run()
     rows += wake_bench.table_rows(wake)
+    energy = energy_bench.run()
     width = max(len(r["figure"]) for r in rows)
     print(f"{'figure':<{width}}  {'value':>9}  unit  {'kB/s':>8}  runs")
     for r in rows:
@@ -252,10 +255,13 @@ def main() -> None:
     print()
     wake_bench.print_wake_table(wake)
     print()
+    energy_bench.print_energy(energy)
+    print()
     for note in notes + wake["notes"]:
         print(f"note: {note}")
     report = {"lintel": __version__, "python": platform.python_version(),
-              "machine": platform.machine(), "results": rows, "notes": notes, "wake": wake}
+              "machine": platform.machine(), "results": rows, "notes": notes, "wake": wake,
+              "energy": energy}
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwritten: {RESULTS / 'latest.json'}\n")
     # The panel's HTTP client against micropython-lib requests (../shared/BASELINES.md).

@@ -37,6 +37,8 @@ OFFICE_ZONE = "Europe/Amsterdam"  # the lab panel's [locale] timezone
 RUNS = 5  # wakes per steady scenario
 SIGNIN_RUNS = 3  # sign-in wakes (each after a configuration push that needs a new sign-in)
 FORTY = 40
+THIRTY = 30  # rooms in the room list of "find a room" (issue 6, point 5)
+ROOM_LIST_30 = "rooms-hq@contoso.example"
 HEAP_LO_K, HEAP_HI_K, HEAP_STEP_K = 32, 512, 4
 WAKE_TIMEOUT = 90
 REPL_BANNER = 'Type "help()" for more information.'
@@ -302,14 +304,36 @@ def run_scenarios(lab, console: Console, image: Path) -> list[dict]:
 
 # -- the smallest heap -----------------------------------------------------------------------
 
-def one_wake(lab, flash: Path, heap_k: int, work: Path, events: int) -> dict:
+def room_list_seed(tmp: Path) -> Path:
+    """The demo seed plus a room list of THIRTY rooms beside Boardroom 4.12 (Contoso HQ's
+    floors 1 to 3), for the heap of a "find a room" wake."""
+    seed = json.loads((ROOT / "host_tools" / "lintel" / "tenant" / "demo_seed.json").read_text())
+    known = {r["address"] for r in seed["rooms"]}
+    extra = [f"room-{1 + i // 10}.{50 + i % 10}@contoso.example" for i in range(THIRTY)]
+    for address in extra:
+        if address not in known:
+            seed["rooms"].append({"address": address, "name": "Room " + address[5:9],
+                                  "capacity": 6})
+    seed["room_lists"].append({"address": ROOM_LIST_30, "name": "Contoso HQ, all floors",
+                               "rooms": [ROOM, *extra]})
+    path = tmp / "seed-30-rooms.json"
+    path.write_text(json.dumps(seed))
+    return path
+
+
+def one_wake(lab, flash: Path, heap_k: int, work: Path, events: int, find: bool = False) -> dict:
     """One wake of a copy of the signed-in flash under -X heapsize=heap_k K; it fits when it
-    shows the room with `events` meetings in the agenda, and met no MemoryError."""
+    shows the room with `events` meetings in the agenda (with `find`: a press of "find a room"
+    before the wake, and the rooms screen with the THIRTY others), and met no MemoryError."""
+    from lintel.emulator.background import press
+
     folder = work / f"heap-{heap_k}k"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     copy = folder / "flash.bin"
     shutil.copyfile(flash, copy)
+    if find:
+        press(folder / "state", "find")
     log = folder / "console.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "lintel", "emulate", "--flash", str(copy), "--once",
@@ -345,17 +369,22 @@ def one_wake(lab, flash: Path, heap_k: int, work: Path, events: int) -> dict:
     lines = [x.strip() for x in console.splitlines()]
     where = [x for x in lines if x.startswith("File ") or "MemoryError" in x
              or x.startswith("problem: ")][-3:] if memory_error else []
-    fits = view is not None and view.get("screen") == "room" and agenda == events \
-        and not memory_error and m is not None
+    if find:
+        shown = view is not None and view.get("screen") == "rooms" and len(
+            view["rooms"]) == THIRTY
+    else:
+        shown = view is not None and view.get("screen") == "room" and agenda == events
+    fits = shown and not memory_error and m is not None
     return {"heap_k": heap_k, "fits": fits,
             "screen": view and view.get("screen"), "agenda": agenda,
             "memory_error": memory_error, "where": where, "stuck_at_repl": at_repl,
             "wake": dict(zip(FIELDS, map(int, m.groups()), strict=True)) if m else None}
 
 
-def smallest_heap(lab, flash: Path, work: Path, events: int, hi_k: int = HEAP_HI_K) -> dict:
+def smallest_heap(lab, flash: Path, work: Path, events: int, hi_k: int = HEAP_HI_K,
+                  find: bool = False) -> dict:
     """Bisect -X heapsize between HEAP_LO_K and hi_k (which must fit) in HEAP_STEP_K steps."""
-    top = one_wake(lab, flash, hi_k, work, events)
+    top = one_wake(lab, flash, hi_k, work, events, find)
     if not top["fits"]:
         raise SystemExit(f"bench: a wake with {events} events does not fit even in {hi_k}K: "
                          f"{top}")
@@ -365,7 +394,7 @@ def smallest_heap(lab, flash: Path, work: Path, events: int, hi_k: int = HEAP_HI
         mid = (lo + hi) // 2 // HEAP_STEP_K * HEAP_STEP_K
         if mid <= lo:
             mid = lo + HEAP_STEP_K
-        got = one_wake(lab, flash, mid, work, events)
+        got = one_wake(lab, flash, mid, work, events, find)
         tried.append(got)
         if got["fits"]:
             hi, best = mid, got
@@ -524,13 +553,17 @@ def run() -> dict:
         build(BOARD, tmp / "build")
         image = tmp / "build" / "flash.bin"
         code = code_heap(tmp)
-        with Lab(tmp / "lab") as lab:
+        with Lab(tmp / "lab", seed=room_list_seed(tmp)) as lab:
             console = Console(lab)
             scenarios = run_scenarios(lab, console, image)
-            # The 40 meetings again, in the future (the token is an hour's again).
+            # The 40 meetings again, in the future (the token is an hour's again), and the
+            # 30-room list for "find a room".
             fresh_room(lab, forty_events(10))
-            mark, log_id = console.sync()
-            console.collect(mark, log_id, 1)
+            mark = lab.panel.mark()
+            lab.lintel("config", "push", lab.panel_toml(room_list=ROOM_LIST_30), "--port",
+                       lab.panel.link)
+            log_id = console.log_id()
+            console.collect(mark, log_id, 1, lambda w: "screen: room" in w.text)
             flash = lab.panel.flash
             lab.panel.stop()
             lab.panel = None
@@ -539,6 +572,7 @@ def run() -> dict:
             heap = smallest_heap(lab, signed_in, tmp, FORTY)
             fresh_room(lab)  # the same wake with nothing to show: what the 40 meetings add
             heap["empty_room"] = smallest_heap(lab, signed_in, tmp, 0, heap["smallest_heap_k"])
+            heap["find_30_rooms"] = smallest_heap(lab, signed_in, tmp, 0, find=True)
             fresh_room(lab, forty_events(10))
             delta = delta_vs_full(lab)
     heap.update(code)
@@ -594,6 +628,9 @@ def table_rows(result: dict) -> list[dict]:
         {"figure": "smallest MicroPython heap for a full wake, the room empty",
          "value": h["empty_room"]["smallest_heap_k"], "unit": "KiB",
          "runs": len(h["empty_room"]["tried"])},
+        {"figure": f"smallest MicroPython heap for a 'find a room' wake, {THIRTY} rooms in the "
+                   "list", "value": h["find_30_rooms"]["smallest_heap_k"], "unit": "KiB",
+         "runs": len(h["find_30_rooms"]["tried"])},
     ]
     for key, label in DELTA_ROWS:
         t = d[key]

@@ -1,0 +1,78 @@
+"""bench/energy_bench.py's parsing and arithmetic, on console text of the panel's own format:
+the benchmark's figures are only as good as these."""
+# ruff: noqa: E501 -- the console lines below are the panel's, as long as it prints them
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import energy_bench  # noqa: E402 -- bench/energy_bench.py
+
+CONSOLE = """\
+ESP-ROM:esp32s3-20210327\r
+rst:0x5 (DSLEEP),boot:0x8 (SPI_FAST_FLASH_BOOT)\r
+Lintel 0.1.0 | board esp32s3-epd75 | device 7cdfa100004c | deep-sleep wake, wake 7 | 2026-11-30T06:05:00Z\r
+state: configured | room Boardroom 4.12 <room-4.12@contoso.example> | backend graph | wifi lintel-lab\r
+battery: 4000 mV, 78 %\r
+wifi: joined lintel-lab in 160 ms (access point remembered)\r
+screen: room | busy until 08:00 | 8 today, 8 tomorrow | redrawn (partial refresh)\r
+wake: 1 requests, 1 connections, 1 TLS handshakes, 2463 B sent, 10186 B received, 260 ms, heap 244768 B live of 518144 B, radio on 200 ms\r
+[lintel emulate] deep sleep for 278000 ms\r
+Lintel 0.1.0 | board esp32s3-epd75 | device 7cdfa100004c | deep-sleep wake, wake 8 | 2026-11-30T06:10:00Z\r
+battery: 4000 mV, 78 %\r
+wifi: joined lintel-lab in 160 ms (access point remembered)\r
+screen: room | busy until 08:00 | 8 today, 8 tomorrow | unchanged, not redrawn\r
+wake: 2 requests, 1 connections, 1 TLS handshakes, 3900 B sent, 12000 B received, 300 ms, heap 1 B live of 2 B, radio on 250 ms\r
+Lintel 0.1.0 | board esp32s3-epd75 | device 7cdfa100004c | deep-sleep wake, wake 9 | 2026-11-30T06:15:00Z\r
+battery: 4000 mV, 78 %\r
+"""
+
+
+def test_each_complete_wake_is_parsed_and_an_unfinished_one_left_out():
+    wakes = energy_bench.parse_wakes(CONSOLE)
+    assert [w["n"] for w in wakes] == [7, 8]
+    first, second = wakes
+    assert first["at"] == 1796018700  # 2026-11-30T06:05:00Z
+    assert (first["join_ms"], first["join"], first["refresh"]) == (160, "remembered", "partial")
+    assert (first["awake_ms"], first["radio_ms"], first["tls_handshakes"]) == (260, 200, 1)
+    assert second["refresh"] == "none" and second["requests"] == 2
+
+
+def test_a_wake_costs_what_the_model_says():
+    f = {"tls_handshake_s": 1.0, "round_trip_s": 0.15, "bytecode_slowdown": 20, "boot_s": 0.4,
+         "full_refresh_s": 5, "partial_refresh_s": 0.5, "active_160mhz_ma": 54.6,
+         "wifi_rx_ma": 95, "epd_refresh_mw": 26.4, "light_sleep_ua": 240, "render_s": 0.4}
+    w = energy_bench.parse_wakes(CONSOLE)[0]
+    c = energy_bench.wake_charge(w, f)
+    radio_s = 0.160 + 1.0 + 0.15 + (0.200 - 0.160) * 20  # join, handshake, round trip, work
+    cpu_s = 0.4 + (0.260 - 0.200) * 20 + 0.4  # boot, work before the radio, the redraw
+    assert c["radio"] == pytest.approx(radio_s * 95)
+    assert c["cpu"] == pytest.approx(cpu_s * 54.6)
+    assert c["display"] == pytest.approx(0.5 * (26.4 / 3.7 + 0.24))
+    assert c["awake_s"] == pytest.approx(radio_s + cpu_s + 0.5)
+    unchanged = energy_bench.wake_charge(energy_bench.parse_wakes(CONSOLE)[1], f)
+    assert unchanged["display"] == 0 and unchanged["cpu"] == pytest.approx(
+        (0.4 + 0.05 * 20) * 54.6)  # no redraw: no render either
+
+
+def test_the_week_adds_up_to_days_on_the_battery(monkeypatch):
+    wake = energy_bench.parse_wakes(CONSOLE)[0]
+    f = energy_bench._figures()
+    f.update({"bytecode_slowdown": 20, "render_s": 0.4})
+    monkeypatch.setattr(energy_bench, "_figures", lambda: f)
+    week = energy_bench.energy_model({"refresh_min": 5, "meetings": 0,
+                                      "wakes": [wake] * 700})
+    charge = energy_bench.wake_charge(wake, f)
+    awake = 700 * charge["awake_s"]
+    sleep_ua = f["deep_sleep_ua"] + f["regulator_quiescent_ua"] + f["epd_standby_ua"] \
+        + f["battery_divider_ua"]
+    total_mas = 700 * (charge["cpu"] + charge["radio"] + charge["display"]) \
+        + (7 * 86400 - awake) * sleep_ua / 1000
+    per_day = total_mas / 3600 / 7
+    assert week["mah_per_day"] == pytest.approx(per_day, abs=0.001)
+    usable = f["battery_capacity_mah"] * f["battery_usable_fraction"]
+    drain = f["battery_capacity_mah"] * f["battery_self_discharge_pct_per_month"] / 100 / 30.44
+    assert week["days_on_battery"] == round(usable / (per_day + drain))
+    assert week["refreshes"] == {"full": 0, "partial": 700}
