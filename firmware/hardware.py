@@ -175,6 +175,10 @@ class Board:
                 wifi["ssid"], time.ticks_diff(time.ticks_ms(), started), how))
         return problem
 
+    def radio_off(self):
+        """Switch Wi-Fi off until the next join (deep sleep would too; this is sooner)."""
+        network.WLAN(network.STA_IF).active(False)
+
     # -- screen and touch ---------------------------------------------------------------------
 
     def show(self, view_json, full=True):

@@ -71,7 +71,8 @@ class Wake:
         self.stats = None
         self.account = None  # the signed-in account, once known: its UPN goes into advice
         self.low_battery = None  # the battery reading when it is low: longer sleeps, a line
-        self.radio_from = None  # ticks_ms when the radio started: on from then to deep sleep
+        self.radio_from = None  # ticks_ms when the radio started
+        self.radio_ms = None  # how long it was on, once it is off (_radio_off)
         self.session = None  # this wake's HTTPS session, whose answers carry the time
 
     # -- the wake ----------------------------------------------------------------------------
@@ -210,8 +211,11 @@ class Wake:
             events = self._events(graph, now)
             after = None  # the room, where the release is said
         if after == "find":
-            self._show(self._find_view(graph, now))
+            view = self._find_view(graph, now)
+            self._radio_off()
+            self._show(view)
             return PICKER_S
+        self._radio_off()  # nothing more to fetch: the screen is built and drawn without it
         if after is not None:
             picker = room.picker_view(room.State(events, now, self.config, self.checked_in),
                                       after[5:], self.zone, self.language, self.style)
@@ -221,6 +225,18 @@ class Wake:
         self._show(room.view(events, now, self.config, self.zone, self.checked_in, account,
                              self.notice, self.notice_kind))
         return self._next_wake(events, now)
+
+    def _radio_off(self):
+        """A battery panel's radio goes off once the wake has nothing more to fetch: building
+        and drawing the screen costs the CPU's current, not the receiver's. The report's "radio
+        on" ends here. A mains panel keeps its link for the next refresh."""
+        if self.radio_from is None or self.radio_ms is not None:
+            return
+        if self.session is not None:
+            self.session.close()
+        if self.board.battery_powered:
+            self.board.radio_off()
+        self.radio_ms = time.ticks_diff(time.ticks_ms(), self.radio_from)
 
     def _sync_clock(self):
         """Set the RTC from the last answer's Date header when they differ by more than
@@ -497,6 +513,7 @@ class Wake:
         wait = int(retry_after) if retry_after else RETRY_S
         wait = max(MIN_SLEEP_S, min(wait, self._refresh_s()))
         print("problem: %s | %s | %s" % (kind, text, action))
+        self._radio_off()
         offline = self._offline(kind, text) if kind in OFFLINE_KINDS else None
         if offline is not None:
             self._show(offline)
@@ -597,12 +614,14 @@ def _short(h):
 def report(wake, started_ms):
     """One console line of what the wake cost, for the technician and `make bench`. The heap
     figure is what stays live after a collection; the smallest heap a wake fits in is found by
-    `make bench` (-X heapsize). The radio is on from the start of the Wi-Fi join to here: deep
-    sleep, next, turns it off."""
+    `make bench` (-X heapsize). The radio is on from the start of the Wi-Fi join until the
+    wake has fetched all it needs (Wake._radio_off), or else to here."""
     s = wake.stats or {}
     gc.collect()
     now = time.ticks_ms()
-    radio = time.ticks_diff(now, wake.radio_from) if wake.radio_from is not None else 0
+    radio = wake.radio_ms
+    if radio is None:
+        radio = time.ticks_diff(now, wake.radio_from) if wake.radio_from is not None else 0
     print("wake: %d requests, %d connections, %d TLS handshakes, %d B sent, %d B received, "
           "%d ms, heap %d B live of %d B, radio on %d ms" % (
               s.get("requests", 0), s.get("connections", 0), s.get("tls_handshakes", 0),
