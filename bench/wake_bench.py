@@ -563,6 +563,8 @@ def run() -> dict:
             lab.lintel("config", "push", lab.panel_toml(room_list=ROOM_LIST_30), "--port",
                        lab.panel.link)
             log_id = console.log_id()
+            # The sign-in scenarios left it signed in for another app registration.
+            lab.sign_in(since=mark, timeout=WAKE_TIMEOUT)
             console.collect(mark, log_id, 1, lambda w: "screen: room" in w.text)
             flash = lab.panel.flash
             lab.panel.stop()
