@@ -43,7 +43,7 @@ WEEK_TIMEOUT_S = 20 * 60
 BANNER = re.compile(r"^Lintel \S+ \| board \S+ \| device \S+ \| ([^,]+), wake (\d+) \| (\S+)$")
 WAKE_LINE = re.compile(
     r"^wake: (\d+) requests, (\d+) connections, (\d+) TLS handshakes, (\d+) B sent, (\d+) B "
-    r"received, (\d+) ms, heap (\d+) B live of (\d+) B, radio on (\d+) ms")
+    r"received, (\d+) ms, heap (\d+) B live of (\d+) B, radio on (\d+) ms, display (\d+) ms")
 JOIN_LINE = re.compile(r"^wifi: joined \S+ in (\d+) ms \(access point (\w+)\)")
 SCREEN_LINE = re.compile(r"^screen: (\w+).* \| (redrawn(?: \((full|partial) refresh\))?|"
                          r"unchanged, not redrawn)$")
@@ -233,7 +233,7 @@ def parse_wakes(text: str) -> list[dict]:
                                                 else "lcd")
         elif (m := WAKE_LINE.match(line)):
             keys = ("requests", "connections", "tls_handshakes", "bytes_sent", "bytes_received",
-                    "awake_ms", "heap_live", "heap_total", "radio_ms")
+                    "awake_ms", "heap_live", "heap_total", "radio_ms", "display_ms")
             current.update(zip(keys, map(int, m.groups()), strict=True))
             wakes.append(current)
             current = None
@@ -258,7 +258,10 @@ def wake_charge(w: dict, f: dict) -> dict:
     # The emulated join sleeps BASELINES' figure; the rest of the radio-on time is the host's
     # work (its own TLS handshakes included, a few ms), which the S3 does SLOWDOWN times slower.
     work_radio = max(0, w["radio_ms"] - w["join_ms"]) / 1000 * f["bytecode_slowdown"]
-    work_before = max(0, w["awake_ms"] - w["radio_ms"]) / 1000 * f["bytecode_slowdown"]
+    # The display's time (the host drawing, the driver, the panel model's BUSY) is modelled on
+    # its own below: render_s and the board's refresh times.
+    work_before = max(0, w["awake_ms"] - w["radio_ms"] - w["display_ms"]) / 1000 \
+        * f["bytecode_slowdown"]
     radio_s = w["join_ms"] / 1000 + tls + trips + work_radio
     cpu_s = f["boot_s"] + work_before
     refresh_s = {"full": f["full_refresh_s"], "partial": f["partial_refresh_s"]}.get(

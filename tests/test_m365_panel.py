@@ -153,6 +153,26 @@ def test_book_extend_and_end_early(lab):
     assert view["status"] == "free"
 
 
+def test_the_e_paper_model_shows_what_lintel_render_draws(lab):
+    # The firmware's e-paper driver sends the host-drawn pixels to the UC8179 model on the
+    # emulated SPI bus; the panel's image must be the renderer's, pixel for pixel.
+    from lintel.render import mono_frame
+
+    fresh_room(lab)
+    next_wake(lab)
+    mark = lab.panel.mark()
+    lab.panel.press("book")  # a new screen at once: the book picker
+    text = lab.panel.wait_for("screen: book | redrawn (", since=mark)
+    lab.panel.wait_for("\nwake: ", since=mark + text.index("screen: book"))
+    epd = json.loads((lab.panel.state / "epd.json").read_text())
+    assert epd["errors"] == [] and epd["full"] >= 1 and epd["full"] + epd["partial"] >= 2
+    image = (lab.panel.state / "epd.pbm").read_bytes()
+    header = b"P4\n800 480\n"
+    assert image.startswith(header)
+    drawn = bytes(b ^ 0xFF for b in image[len(header):])  # PBM: 1 = black
+    assert drawn == mono_frame(lab.panel.view(), "esp32s3-epd75")
+
+
 def test_a_service_request_is_mailed_to_facilities(lab):
     fresh_room(lab)
     lab.admin("DELETE", "outbox")

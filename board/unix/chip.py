@@ -40,22 +40,48 @@ def read_state(name, default=b""):
         return default
 
 
-def write_state(name, data):
-    # Write then rename, so the emulator never reads half a file.
+def write_state(name, data, replace=True):
+    # Write then rename, so the emulator never reads half a file; replace=False writes into
+    # the file as it is (a FIFO the emulator reads).
     path = _STATE_DIR + name
+    if not replace:
+        with _host.open(path, "wb") as f:
+            f.write(data)
+        return
     with _host.open(path + ".tmp", "wb") as f:
         f.write(data)
     _host.rename(path + ".tmp", path)
 
 
-def take_state(name):
+def open_state(name, mode="rb"):
+    return _host.open(_STATE_DIR + name, mode)
+
+
+def rename_state(name, new_name):
+    """Rename a state file; False when it is not there."""
+    try:
+        _host.rename(_STATE_DIR + name, _STATE_DIR + new_name)
+    except OSError:
+        return False
+    return True
+
+
+def has_state(name):
+    try:
+        _host.stat(_STATE_DIR + name)
+    except OSError:
+        return False
+    return True
+
+
+def take_state(name, missing=b""):
     # Read and remove in one step (rename first), so what the emulator adds meanwhile is kept
     # for the next reader instead of being lost.
     path = _STATE_DIR + name
     try:
         _host.rename(path, path + ".taken")
     except OSError:
-        return b""
+        return missing
     with _host.open(path + ".taken", "rb") as f:
         data = f.read()
     _host.remove(path + ".taken")

@@ -1,7 +1,10 @@
-# The emulated board's analog side: what its board file says is wired to the chip's pins,
-# attached at boot (port_main) so that drivers/ read it through machine as on a panel. The
-# host sets what the outside world does (docs/emulator.md, "Battery").
+# The emulated board's peripherals: what its board file says is wired to the chip's pins,
+# attached at boot (port_main) so that drivers/ talk to them through machine as on a panel: the
+# battery divider (the host sets the cell: docs/emulator.md, "Battery") and the e-paper
+# controller on SPI(1) (epd_model.py, docs/drivers.md).
 import machine
+
+import epd_model
 
 import chip
 
@@ -31,3 +34,5 @@ def attach(info):
     if pins and cell:
         machine.ADC.inputs[pins["adc"]] = BatteryDivider(pins.get("sense_enable"),
                                                           cell["divider"]["ratio"])
+    if info.get("display", {}).get("kind") == "epaper" and info.get("pins", {}).get("epd"):
+        epd_model.attach(info)

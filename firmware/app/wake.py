@@ -577,8 +577,9 @@ class Wake:
         drawn = "unchanged, not redrawn"
         if not same:
             refresh = self.board.show(data, self._full_refresh())
-            self.memory["shown"] = digest
-            _drawn = True
+            if refresh != "failed":  # else the next wake tries again
+                self.memory["shown"] = digest
+                _drawn = True
             drawn = "redrawn (%s refresh)" % refresh if refresh else "redrawn"
         screen = view["screen"]
         if screen == "room":
@@ -615,7 +616,9 @@ def report(wake, started_ms):
     """One console line of what the wake cost, for the technician and `make bench`. The heap
     figure is what stays live after a collection; the smallest heap a wake fits in is found by
     `make bench` (-X heapsize). The radio is on from the start of the Wi-Fi join until the
-    wake has fetched all it needs (Wake._radio_off), or else to here."""
+    wake has fetched all it needs (Wake._radio_off), or else to here; "display" is the time
+    spent drawing and refreshing the screen (on the emulated board: the host drawing, the
+    driver, the panel model's BUSY), which the energy benchmark models on its own."""
     s = wake.stats or {}
     gc.collect()
     now = time.ticks_ms()
@@ -623,8 +626,9 @@ def report(wake, started_ms):
     if radio is None:
         radio = time.ticks_diff(now, wake.radio_from) if wake.radio_from is not None else 0
     print("wake: %d requests, %d connections, %d TLS handshakes, %d B sent, %d B received, "
-          "%d ms, heap %d B live of %d B, radio on %d ms" % (
+          "%d ms, heap %d B live of %d B, radio on %d ms, display %d ms" % (
               s.get("requests", 0), s.get("connections", 0), s.get("tls_handshakes", 0),
               s.get("bytes_sent", 0), s.get("bytes_received", 0),
               time.ticks_diff(now, started_ms), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free(),
-              radio))
+              radio, getattr(wake.board, "display_ms", 0)))
+    wake.board.display_ms = 0

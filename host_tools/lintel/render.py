@@ -83,20 +83,8 @@ def layout_for(board: boards.Board) -> dict:
 def render(view: dict, board: str | boards.Board,
            source: str = "view") -> tuple[bytes, list[tuple[str, int, int, int, int]]]:
     """The PNG of `view` on `board` (a name or a loaded Board) and the buttons' hit areas."""
-    if not isinstance(board, boards.Board):
-        board = boards.load(board)
-    layout = layout_for(board)
-    screens, kit = _ui()
     with _lock:
-        display = _display(layout["width"], layout["height"], layout["colour"] == "mono")
-        try:
-            hits = display.draw(screens, view, layout)
-        except kit.ViewError as e:
-            raise LintelError(f"{source}: {e}") from None
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
-            screen = view.get("screen") if isinstance(view, dict) else None
-            raise LintelError(f"{source}: the view does not fit the {screen} screen "
-                              f"({type(e).__name__}: {e})") from None
+        display, hits = _draw(view, board, source)
         if display.mono:
             image = png.encode_mono(display.width, display.height, display.frame,
                                     display.stride)
@@ -104,6 +92,39 @@ def render(view: dict, board: str | boards.Board,
             image = png.encode_rgb(display.width, display.height,
                                    _rgb565_to_rgb(display.frame))
     return image, [tuple(hit) for hit in hits]
+
+
+def mono_frame(view: dict, board: str | boards.Board, source: str = "view") -> bytes:
+    """The pixels of `view` on a 1-bit board as its panel takes them: `height` rows of
+    width / 8 bytes, MSB first, 1 = white (what the emulated e-paper panel is sent)."""
+    with _lock:
+        display, _hits = _draw(view, board, source)
+        if not display.mono:
+            raise LintelError(f"{source}: the board's display is not 1-bit")
+        row = (display.width + 7) // 8
+        frame = display.frame
+        if display.stride == row:
+            return frame
+        return b"".join(frame[y * display.stride:y * display.stride + row]
+                        for y in range(display.height))
+
+
+def _draw(view: dict, board: str | boards.Board, source: str):
+    """(the display holding the drawn frame, the hit areas); the caller holds _lock."""
+    if not isinstance(board, boards.Board):
+        board = boards.load(board)
+    layout = layout_for(board)
+    screens, kit = _ui()
+    display = _display(layout["width"], layout["height"], layout["colour"] == "mono")
+    try:
+        hits = display.draw(screens, view, layout)
+    except kit.ViewError as e:
+        raise LintelError(f"{source}: {e}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        screen = view.get("screen") if isinstance(view, dict) else None
+        raise LintelError(f"{source}: the view does not fit the {screen} screen "
+                          f"({type(e).__name__}: {e})") from None
+    return display, hits
 
 
 def _ui():

@@ -41,6 +41,11 @@ CTRL_C = 0x03
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _CRASH_RESTART_S = 1.0  # a crashed firmware restarts after this, as the chip's panic handler
 _TICK_S = 0.2  # how often the watchdog is looked at
+# The e-paper board's pixels: the firmware writes a line to this FIFO in its state folder, the
+# emulator draws view.json with the firmware's own LVGL screens and answers with FRAME_FILE
+# (board/unix/host_link.py frame(); docs/emulator.md, "Screen and presses").
+RENDER_FIFO = "render"
+FRAME_FILE = "frame.bin"
 
 
 @dataclass
@@ -89,6 +94,16 @@ class EmulatedPanel:
         self._asleep_since: float | None = None  # when the chip went into deep sleep
         self._watchdog_checked = 0.0
         self.exit_status = 0
+        self._render_fds: tuple[int, int] | None = None
+        if board.data["display"]["color_depth"] == 1:
+            fifo = state_dir / RENDER_FIFO
+            fifo.unlink(missing_ok=True)
+            os.mkfifo(fifo)
+            # A writer of our own keeps the read end from seeing an end of file between
+            # firmware processes.
+            self._render_fds = (os.open(fifo, os.O_RDONLY | os.O_NONBLOCK),
+                                os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            self._sel.register(self._render_fds[0], selectors.EVENT_READ, self._render)
         self._power_on_state()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -122,7 +137,7 @@ class EmulatedPanel:
     def close(self) -> None:
         self._kill_child()
         for fd in (self.master, self._slave, self._wake_r, self._wake_w, self._stdin_r,
-                   self._stdin_w):
+                   self._stdin_w, *(self._render_fds or ())):
             try:
                 os.close(fd)
             except OSError:
@@ -330,6 +345,29 @@ class EmulatedPanel:
             self.opt.log.flush()
         if self.opt.log is not sys.stdout.buffer:
             print(f"emulator: {text}", file=sys.stderr, flush=True)
+
+    # -- the screen's pixels ----------------------------------------------------------------
+
+    def _render(self) -> None:
+        """The firmware asks for the pixels of the view it just showed: draw view.json as the
+        panel would (lintel.render.mono_frame) and put them in FRAME_FILE, whole, by a rename.
+        A view that cannot be drawn gets an empty answer, and the firmware says so."""
+        try:
+            os.read(self._render_fds[0], 4096)
+        except BlockingIOError:
+            return
+        from lintel.errors import LintelError
+        from lintel.render import mono_frame
+
+        try:
+            view = json.loads((self.state_dir / "view.json").read_bytes())
+            frame = mono_frame(view, self.board, "view.json")
+        except (OSError, ValueError, LintelError) as e:
+            self._note(f"cannot draw the screen: {e}")
+            frame = b""
+        tmp = self.state_dir / (FRAME_FILE + ".tmp")
+        tmp.write_bytes(frame)
+        os.replace(tmp, self.state_dir / FRAME_FILE)
 
     # -- host-side chip state (RTC memory, sleep request, watchdog deadline) --------------
 
