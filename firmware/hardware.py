@@ -186,8 +186,8 @@ class Board:
 
     def show(self, view_json, full=True):
         """Put a view model (its JSON text) on the screen; on e-paper with a full refresh or a
-        partial one. Returns "full" or "partial" on e-paper ("failed" when the panel did not
-        take it), None on an LCD."""
+        partial one. Returns the e-paper refresh made, "full" or "partial" ("failed" when the
+        panel did not take it), or None (an LCD, or no pixels to send)."""
         started = time.ticks_ms()
         try:
             return self._show(view_json, full)
@@ -203,9 +203,8 @@ class Board:
         # panel, LVGL's flush path into this driver is issue 6's next step.
         frame = host_link.frame(self.info["display"]["width"] // 8) if host_link is not None \
             else None
-        kind = "full" if full else "partial"
         if frame is None:
-            return kind
+            return None  # nothing reached the panel
         from drivers.uc8179 import EpdError, from_board
 
         if self._epd is None:
@@ -226,7 +225,7 @@ class Board:
         finally:
             if hasattr(frame, "close"):
                 frame.close()
-        return kind
+        return "full" if full else "partial"
 
     def take_presses(self):
         """Buttons pressed since the last call, as the view model's action ids."""
