@@ -355,11 +355,15 @@ def run() -> dict:
         tmp = Path(name)
         build(BOARD, tmp / "build")
         image = tmp / "build" / "flash.bin"
-        sims = [simulate(image, tmp / f"lab-{refresh}", refresh) for refresh in REFRESHES_MIN]
-    # Timed after the weeks, on a machine as quiet as it was for them.
-    host_sort = bubble_sort_s()
+        # The machine's speed drifts (this runner's sort took 0.49 to 0.91 s from one run to
+        # the next): timed before, between and after the weeks, the median is the ratio's.
+        sorts, sims = [bubble_sort_s()], []
+        for refresh in REFRESHES_MIN:
+            sims.append(simulate(image, tmp / f"lab-{refresh}", refresh))
+            sorts.append(bubble_sort_s())
+    host_sort = sorted(sorts)[len(sorts) // 2]
     CHIP["bytecode_slowdown"]["value"] = round(S3_BUBBLE_SORT_S / host_sort)
-    CHIP["bytecode_slowdown"]["host_bubble_sort_s"] = host_sort
+    CHIP["bytecode_slowdown"]["host_bubble_sort_s"] = sorts
     host_render = render_s()
     CHIP["render_s"]["value"] = round(host_render * CHIP["bytecode_slowdown"]["value"], 2)
     CHIP["render_s"]["host_render_s"] = host_render
