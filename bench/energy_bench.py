@@ -30,6 +30,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from wake_bench import FIELDS, WAKE_LINE
+
+from lintel.tenant.seed import DEFAULT_SEED
+
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = "esp32s3-epd75"
 ROOM = "room-4.12@contoso.example"
@@ -41,9 +45,6 @@ REFRESHES_MIN = (5, 10)
 WEEK_TIMEOUT_S = 20 * 60
 
 BANNER = re.compile(r"^Lintel \S+ \| board \S+ \| device \S+ \| ([^,]+), wake (\d+) \| (\S+)$")
-WAKE_LINE = re.compile(
-    r"^wake: (\d+) requests, (\d+) connections, (\d+) TLS handshakes, (\d+) B sent, (\d+) B "
-    r"received, (\d+) ms, heap (\d+) B live of (\d+) B, radio on (\d+) ms, display (\d+) ms")
 JOIN_LINE = re.compile(r"^wifi: joined \S+ in (\d+) ms \(access point (\w+)\)")
 SCREEN_LINE = re.compile(r"^screen: (\w+).* \| (redrawn(?: \((full|partial) refresh\))?|"
                          r"unchanged, not redrawn)$")
@@ -130,7 +131,7 @@ def bubble_sort_s(runs: int = 5) -> float:
 def demo_day() -> list[dict]:
     """Boardroom 4.12's timed meetings in the demo seed (host_tools/lintel/tenant/
     demo_seed.json) that happen every day: start "HH:MM", with minutes or an end."""
-    seed = json.loads((ROOT / "host_tools" / "lintel" / "tenant" / "demo_seed.json").read_text())
+    seed = json.loads(DEFAULT_SEED.read_text())
     day = []
     for e in seed["events"]:
         if e.get("room") != ROOM or e.get("all_day") or not isinstance(e.get("start"), str):
@@ -232,9 +233,7 @@ def parse_wakes(text: str) -> list[dict]:
             current["refresh"] = m.group(3) or ("none" if m.group(2).startswith("unchanged")
                                                 else "lcd")
         elif (m := WAKE_LINE.match(line)):
-            keys = ("requests", "connections", "tls_handshakes", "bytes_sent", "bytes_received",
-                    "awake_ms", "heap_live", "heap_total", "radio_ms", "display_ms")
-            current.update(zip(keys, map(int, m.groups()), strict=True))
+            current.update(zip(FIELDS, map(int, m.groups()), strict=True))
             wakes.append(current)
             current = None
     return wakes
@@ -260,7 +259,7 @@ def wake_charge(w: dict, f: dict) -> dict:
     work_radio = max(0, w["radio_ms"] - w["join_ms"]) / 1000 * f["bytecode_slowdown"]
     # The display's time (the host drawing, the driver, the panel model's BUSY) is modelled on
     # its own below: render_s and the board's refresh times.
-    work_before = max(0, w["awake_ms"] - w["radio_ms"] - w["display_ms"]) / 1000 \
+    work_before = max(0, w["ms"] - w["radio_ms"] - w["display_ms"]) / 1000 \
         * f["bytecode_slowdown"]
     radio_s = w["join_ms"] / 1000 + tls + trips + work_radio
     cpu_s = f["boot_s"] + work_before
@@ -312,7 +311,7 @@ def energy_model(sim: dict) -> dict:
         "requests": sum(w["requests"] for w in wakes),
         "bytes_per_wake": round(sum(w["bytes_sent"] + w["bytes_received"] for w in wakes)
                                 / max(1, len(wakes))),
-        "firmware_ms_median": sorted(w["awake_ms"] for w in wakes)[len(wakes) // 2],
+        "firmware_ms_median": sorted(w["ms"] for w in wakes)[len(wakes) // 2],
         "refreshes": refreshes,
         "fast_joins": sum(1 for w in wakes if w["join"] == "remembered"),
         "mah_per_day": round(per_day, 3),

@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from lintel.emulator.lab import PANEL_TOML
+from lintel.tenant.seed import DEFAULT_SEED
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = "esp32s3-epd75"
@@ -49,11 +50,12 @@ TOKEN_LIFETIME_S = 300
 # A configuration for another app registration (client id) makes the stored sign-in unusable:
 # the panel signs in again. The lab's panel.toml names LAB_CLIENT.
 LAB_CLIENT = re.search(r'^client_id = "([^"]+)"', PANEL_TOML, re.M).group(1)
+# The panel's `wake:` line (firmware/app/wake.py report); bench/energy_bench.py reads it too.
 WAKE_LINE = re.compile(
     r"wake: (\d+) requests, (\d+) connections, (\d+) TLS handshakes, (\d+) B sent, (\d+) B "
-    r"received, (\d+) ms, heap (\d+) B live of (\d+) B")
+    r"received, (\d+) ms, heap (\d+) B live of (\d+) B, radio on (\d+) ms, display (\d+) ms")
 FIELDS = ("requests", "connections", "tls_handshakes", "bytes_sent", "bytes_received", "ms",
-          "heap_live", "heap_total")
+          "heap_live", "heap_total", "radio_ms", "display_ms")
 COLUMNS = (("requests", "req"), ("connections", "conn"), ("tls_handshakes", "TLS"),
            ("bytes_sent", "sent B"), ("bytes_received", "recv B"), ("ms", "wall ms"),
            ("heap_live", "heap live B"))
@@ -307,7 +309,7 @@ def run_scenarios(lab, console: Console, image: Path) -> list[dict]:
 def room_list_seed(tmp: Path) -> Path:
     """The demo seed plus a room list of THIRTY rooms beside Boardroom 4.12 (Contoso HQ's
     floors 1 to 3), for the heap of a "find a room" wake."""
-    seed = json.loads((ROOT / "host_tools" / "lintel" / "tenant" / "demo_seed.json").read_text())
+    seed = json.loads(DEFAULT_SEED.read_text())
     known = {r["address"] for r in seed["rooms"]}
     extra = [f"room-{1 + i // 10}.{50 + i % 10}@contoso.example" for i in range(THIRTY)]
     for address in extra:

@@ -36,7 +36,7 @@ def test_each_complete_wake_is_parsed_and_an_unfinished_one_left_out():
     first, second = wakes
     assert first["at"] == 1796018700  # 2026-11-30T06:05:00Z
     assert (first["join_ms"], first["join"], first["refresh"]) == (160, "remembered", "partial")
-    assert (first["awake_ms"], first["radio_ms"], first["tls_handshakes"]) == (260, 200, 1)
+    assert (first["ms"], first["radio_ms"], first["tls_handshakes"]) == (260, 200, 1)
     assert second["refresh"] == "none" and second["requests"] == 2
 
 

@@ -78,9 +78,7 @@ def take_state(name, missing=b""):
     # Read and remove in one step (rename first), so what the emulator adds meanwhile is kept
     # for the next reader instead of being lost.
     path = _STATE_DIR + name
-    try:
-        _host.rename(path, path + ".taken")
-    except OSError:
+    if not rename_state(name, name + ".taken"):
         return missing
     with _host.open(path + ".taken", "rb") as f:
         data = f.read()

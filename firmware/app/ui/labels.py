@@ -7,10 +7,6 @@ from app import words
 
 OWN = {
     "action:back": ("Back", "Terug"),
-    # The menu buttons that open a picker (the "book" and "service" screens).
-    "action:book": ("Book now", "Nu boeken"),
-    "action:extend": ("Extend", "Verlengen"),
-    "action:service": ("Request service", "Service vragen"),
     "action:signin": ("Touch for a new code", "Raak aan voor een nieuwe code"),
     "action:catering": ("Catering", "Catering"),
     "action:support": ("Support", "Ondersteuning"),

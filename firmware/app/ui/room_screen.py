@@ -244,7 +244,7 @@ def caption(action, view):
     language = view.get("language", "en")
     name, _, arg = action.partition(":")
     if name in ("book", "extend", "service") and not arg:  # a menu: it opens a picker
-        return text("action:" + name, language)
+        return text(name + "_menu", language)  # app/words.py's, as the view's labels are
     if name in ("book", "extend") and arg.isdigit():
         return text(name, language, words.duration(int(arg), language))
     if name == "service":
