@@ -23,6 +23,7 @@ and puts the result under "energy" in bench/results/latest.json.
 from __future__ import annotations
 
 import json
+import math
 import re
 import tempfile
 import time
@@ -40,14 +41,15 @@ ROOM = "room-4.12@contoso.example"
 OFFICE = ZoneInfo("Europe/Amsterdam")
 WEEK_START = datetime(2026, 11, 30, 6, 30, tzinfo=OFFICE)  # a Monday, before office hours
 DAYS = 7
+KEPT_BAND_B = 4000  # firmware/drivers/last_frame.py: one band, one flash block
 SPEED = 20000  # a 5-minute sleep takes 15 ms of host time; a weekend 11 s
 REFRESHES_MIN = (5, 10)
 WEEK_TIMEOUT_S = 20 * 60
 
 BANNER = re.compile(r"^Lintel \S+ \| board \S+ \| device \S+ \| ([^,]+), wake (\d+) \| (\S+)$")
 JOIN_LINE = re.compile(r"^wifi: joined \S+ in (\d+) ms \(access point (\w+)\)")
-SCREEN_LINE = re.compile(r"^screen: (\w+).* \| (redrawn(?: \((full|partial) refresh\))?|"
-                         r"unchanged, not redrawn)$")
+SCREEN_LINE = re.compile(r"^screen: (\w+).* \| (redrawn(?: \((full|partial) refresh\)|"
+                         r" \(no pixel changed\))?|unchanged, not redrawn)$")
 
 # What the emulator cannot measure for the ESP32-S3, each with its source. The board file's
 # figures (currents, the panel's refresh) are read from board/esp32s3-epd75/board.json.
@@ -78,6 +80,13 @@ CHIP = {
         "source": "estimate: drawing a room view with the firmware's LVGL screens, timed here "
                   "(lintel.render: CPython builds the widgets, LVGL's C draws 800x480) times "
                   "bytecode_slowdown, per redraw, at active current; no ESP32-S3 figure"},
+    "flash_block_s": {
+        "value": 0.046, "estimate": True,
+        "source": "estimate: writing one 4 KiB flash block (the e-paper's kept picture is "
+                  "written in 4000-byte bands, drivers/last_frame.py): a sector erase, 45 ms "
+                  "typ, and 16 page programs, 0.4 ms typ each, per the Winbond W25Q64JV "
+                  "datasheet (section 9.6 AC characteristics; the WROOM-1's flash part is not "
+                  "named), at active current (the CPU waits with the cache off)"},
     "round_trip_s": {
         "value": 0.15, "estimate": True,
         "source": "estimate: one HTTPS request to Microsoft Graph from an office network "
@@ -230,8 +239,11 @@ def parse_wakes(text: str) -> list[dict]:
             current["join_ms"], current["join"] = int(m.group(1)), m.group(2)
         elif (m := SCREEN_LINE.match(line)):
             current["screen"] = m.group(1)
-            current["refresh"] = m.group(3) or ("none" if m.group(2).startswith("unchanged")
-                                                else "lcd")
+            # full, partial; "same": drawn, no pixel changed, no refresh; "none": not drawn.
+            drawn = m.group(2)
+            current["refresh"] = m.group(3) or (
+                "none" if drawn.startswith("unchanged") else
+                "same" if "no pixel" in drawn else "lcd")
         elif (m := WAKE_LINE.match(line)):
             current.update(zip(FIELDS, map(int, m.groups()), strict=True))
             wakes.append(current)
@@ -262,7 +274,8 @@ def wake_charge(w: dict, f: dict) -> dict:
     work_before = max(0, w["ms"] - w["radio_ms"] - w["display_ms"]) / 1000 \
         * f["bytecode_slowdown"]
     radio_s = w["join_ms"] / 1000 + tls + trips + work_radio
-    cpu_s = f["boot_s"] + work_before
+    cpu_s = f["boot_s"] + work_before + math.ceil(w["kept_bytes"] / KEPT_BAND_B) \
+        * f["flash_block_s"]
     refresh_s = {"full": f["full_refresh_s"], "partial": f["partial_refresh_s"]}.get(
         w["refresh"], 0.0)
     parts = {
@@ -273,7 +286,7 @@ def wake_charge(w: dict, f: dict) -> dict:
         # The panel draws its refresh power from the 3.7 V cell; the chip waits in light sleep.
         "display": refresh_s * (f["epd_refresh_mw"] / 3.7 + f["light_sleep_ua"] / 1000),
     }
-    if refresh_s:
+    if w["refresh"] != "none":  # drawn
         parts["cpu"] += f["render_s"] * f["active_160mhz_ma"]
         cpu_s += f["render_s"]
     parts["awake_s"] = cpu_s + radio_s + refresh_s
@@ -333,7 +346,8 @@ NOTES = [
     "counts per wake from the panel's console: the banner (time), `wifi: joined` (join ms, "
     "remembered or scanned access point), `screen:` (full, partial or no refresh) and `wake:` "
     "(requests, TLS handshakes, bytes, firmware ms, radio-on ms)",
-    "energy: boot and the firmware's work before the radio at active_160mhz_ma; radio-on time "
+    "energy: boot, the firmware's work before the radio and the flash blocks of the kept "
+    "e-paper picture (flash_block_s each) at active_160mhz_ma; radio-on time "
     "(the join as the emulator models it, each TLS handshake at tls_handshake_s, each request "
     "at round_trip_s, the firmware's own work while the radio is on times bytecode_slowdown) at "
     "wifi_rx_ma; each display refresh at epd_refresh_mw from the cell with the chip in light "

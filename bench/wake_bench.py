@@ -53,9 +53,10 @@ LAB_CLIENT = re.search(r'^client_id = "([^"]+)"', PANEL_TOML, re.M).group(1)
 # The panel's `wake:` line (firmware/app/wake.py report); bench/energy_bench.py reads it too.
 WAKE_LINE = re.compile(
     r"wake: (\d+) requests, (\d+) connections, (\d+) TLS handshakes, (\d+) B sent, (\d+) B "
-    r"received, (\d+) ms, heap (\d+) B live of (\d+) B, radio on (\d+) ms, display (\d+) ms")
+    r"received, (\d+) ms, heap (\d+) B live of (\d+) B, radio on (\d+) ms, display (\d+) ms, "
+    r"(\d+) B kept")
 FIELDS = ("requests", "connections", "tls_handshakes", "bytes_sent", "bytes_received", "ms",
-          "heap_live", "heap_total", "radio_ms", "display_ms")
+          "heap_live", "heap_total", "radio_ms", "display_ms", "kept_bytes")
 COLUMNS = (("requests", "req"), ("connections", "conn"), ("tls_handshakes", "TLS"),
            ("bytes_sent", "sent B"), ("bytes_received", "recv B"), ("ms", "wall ms"),
            ("heap_live", "heap live B"))
@@ -271,6 +272,9 @@ def bench_press(lab, console: Console) -> list[Wake]:
     for _ in range(RUNS):
         # A free room (the first of the 40 meetings an hour away), so book:15 is offered.
         fresh_room(lab, forty_events(60))
+        mark, log_id = console.sync()
+        lab.panel.press("book")  # "Book now" opens the durations: the wake measured is next
+        lab.panel.wait_for("screen: book | redrawn", timeout=WAKE_TIMEOUT, since=mark)
         mark, log_id = console.sync()
         lab.panel.press("book:15")
         (wake,) = console.collect(mark, log_id, 1, lambda w: "booked: 15 min" in w.text)

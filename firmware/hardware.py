@@ -16,7 +16,12 @@ except ImportError:
 
 BOARD_FILE = "/board.json"
 WIFI_JOIN_S = 15  # a join that has not worked by then will not
+MAX_TOUCH_REPORTS = 20  # read at one look: ten taps, each down and lifted
+LISTEN_POLL_MS = 50  # how often a panel listening for a tap looks at the touch controller
 CFG_DIR = "/cfg"  # the cfg partition: this panel's sealed configuration and token store
+# The e-paper panel's picture (drivers/last_frame.py). In vfs, not cfg: it is rewritten at every
+# redraw, and vfs's 4 MiB spread the wear that cfg's 256 KiB would concentrate.
+SHOWN_FRAME = "/shown"
 # Unix seconds at the port's epoch: 2000-01-01 on the esp32 port, 1970 on the Unix port.
 _EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0
 _NVS_NAMESPACE = "lintel"
@@ -182,12 +187,17 @@ class Board:
     # -- screen and touch ---------------------------------------------------------------------
 
     _epd = None  # the e-paper driver, made at the first redraw
+    _lvgl = None  # LVGL's display on a panel (app/ui/display.py), made at the first redraw
+    _drawn = None  # the frame LVGL last handed over
+    hits = None  # the buttons of the screen last drawn, [[action, x, y, w, h], ...]
     display_ms = 0  # time spent drawing and refreshing the screen this process (the report's)
+    kept_bytes = 0  # bytes of the panel's picture written to flash this process (the report's)
 
     def show(self, view_json, full=True):
         """Put a view model (its JSON text) on the screen; on e-paper with a full refresh or a
         partial one. Returns the e-paper refresh made, "full" or "partial" ("failed" when the
-        panel did not take it), or None (an LCD, or no pixels to send)."""
+        panel did not take it, "none" when no pixel changed), or None (an LCD, or no pixels
+        to send)."""
         started = time.ticks_ms()
         try:
             return self._show(view_json, full)
@@ -195,41 +205,180 @@ class Board:
             self.display_ms += time.ticks_diff(time.ticks_ms(), started)
 
     def _show(self, view_json, full):
+        self._light(view_json)
+        display = self.info["display"]
         if host_link is not None:
             host_link.show(view_json)
-        if self.info["display"]["kind"] != "epaper":
+            # The emulated board has no LVGL: the host draws the view with app/ui on LVGL
+            # and hands over the buttons and the e-paper's pixels.
+            self.hits, frame = host_link.draw(display["width"] // 8
+                                              if display["kind"] == "epaper" else None)
+        else:
+            frame = self._draw(view_json)
+        if frame is None or display["kind"] != "epaper":
+            return None  # nothing reached the panel, or an LCD that shows LVGL's buffer
+        try:
+            return self._paper(frame, full)
+        finally:
+            if hasattr(frame, "close"):
+                frame.close()
+
+    def _draw(self, view_json):
+        """Draw the view with LVGL on this panel: LVGL's frame, or None on a base firmware
+        without the LVGL binding."""
+        try:
+            import lvgl as lv
+        except ImportError:
             return None
-        # The pixels: on the emulated board the host draws the view with app/ui on LVGL. On a
-        # panel, LVGL's flush path into this driver is issue 6's next step.
-        frame = host_link.frame(self.info["display"]["width"] // 8) if host_link is not None \
-            else None
-        if frame is None:
-            return None  # nothing reached the panel
+        from app.ui.display import Display
+
+        d = self.info["display"]
+        mono = d["color_depth"] == 1
+        if self._lvgl is None:
+            if not lv.is_initialized():
+                lv.init()
+            self._lvgl = Display(d["width"], d["height"], mono, self._take_frame)
+        self._drawn = None
+        self.hits = self._lvgl.draw(json.loads(view_json), {
+            "width": d["width"], "height": d["height"], "colour": "mono" if mono else "color",
+            "touch": "touch" in self.info})
+        frame, self._drawn = self._drawn, None
+        return frame
+
+    def _take_frame(self, frame, stride, area):
+        self._drawn = frame
+
+    _led = None  # the status LED's driver, made at the first redraw; False: the board has none
+
+    def _light(self, view_json):
+        """The status LED in the colour of the view: the room free or busy, amber for a
+        problem or a check-in awaited; out on other screens."""
+        if self._led is None:
+            from drivers.led import from_board
+
+            self._led = from_board(self.info) or False
+        if not self._led:
+            return
+        view = json.loads(view_json)
+        status = view.get("status")
+        colour = "off"
+        if view["screen"] == "problem" or status == "awaiting_checkin":
+            colour = "attention"
+        elif view["screen"] == "room":
+            colour = "free" if status == "free" else "busy"
+        self._led.show(colour)
+
+    def _paper(self, frame, full):
+        """Send a frame to the e-paper panel. A partial refresh compares it with the frame
+        kept from the last refresh (drivers/last_frame.py) and refreshes only the window
+        around what changed, driving only the changed pixels."""
+        from drivers.last_frame import LastFrame, changed
         from drivers.uc8179 import EpdError, from_board
 
         if self._epd is None:
             self._epd = from_board(self.info)
         epd = self._epd
+        kept = LastFrame(SHOWN_FRAME, epd.width // 8, epd.height)
+        old = None if full else kept.open()
+        window = None  # None: the whole screen, every pixel driven
         try:
+            if old is not None:
+                try:
+                    window = changed(old, frame, epd.width // 8, epd.height)
+                except OSError:  # a band of the kept frame unreadable: do without it
+                    old.close()
+                    old = None
+                else:
+                    if window is None:
+                        return "none"
             epd.init()
             if full:
                 epd.full(frame)
             else:
-                # The panel's supply is cut while the board sleeps, so its RAM holds no old
-                # image to compare with: the window is the whole screen, in the fast waveform.
-                epd.partial(frame, 0, 0, epd.width, epd.height)
+                epd.partial(frame, *(window or (0, 0, epd.width, epd.height)), old=old)
             epd.sleep()
+            kept.save(frame, window)
+            self.kept_bytes += kept.written
         except EpdError as e:
             print("problem: display | %s" % e)
+            kept.forget()
             return "failed"
         finally:
-            if hasattr(frame, "close"):
-                frame.close()
+            if old is not None:
+                old.close()
         return "full" if full else "partial"
 
-    def take_presses(self):
-        """Buttons pressed since the last call, as the view model's action ids."""
-        return host_link.take_presses() if host_link is not None else []
+    _touch = None  # the touch driver, started at the first look; False: none, or not answering
+
+    def take_presses(self, hits=None):
+        """Buttons pressed since the last look, as the view model's action ids: each tap on
+        the touch controller that falls on one of `hits`, the buttons of the screen shown
+        ([[action, x, y, w, h], ...], as show() left them in self.hits). A tap elsewhere, or
+        with no buttons known, is taken and ignored."""
+        touch = self._touch_controller()
+        if touch is None:
+            return []
+        from drivers.gt911 import TouchError
+
+        presses, down = [], False
+        try:
+            for _ in range(MAX_TOUCH_REPORTS):
+                points = touch.points()
+                if points is None:
+                    break  # no new report
+                if points and not down:  # a finger came down: where?
+                    x, y = points[0]
+                    for action, hx, hy, hw, hh in hits or ():
+                        if hx <= x < hx + hw and hy <= y < hy + hh:
+                            presses.append(action)
+                            break
+                down = bool(points)
+        except TouchError as e:
+            print("problem: touch | %s" % e)
+            self._touch = False
+        return presses
+
+    def listen(self, ms):
+        """Stay awake up to ms with the touch controller on and the radio off, for someone at
+        the door; True as soon as a finger is on the glass (its taps are left for
+        take_presses()), False when nobody touched it or there is no touch controller."""
+        touch = self._touch_controller()
+        if touch is None:
+            return False
+        from drivers.gt911 import TouchError
+
+        # A mains board stays awake: an RGB LCD's frame buffer is streamed by peripherals that
+        # light sleep would stop.
+        nap = machine.lightsleep if self.battery_powered else time.sleep_ms
+        end = time.ticks_add(time.ticks_ms(), ms)
+        try:
+            while time.ticks_diff(end, time.ticks_ms()) > 0:
+                if touch.pending():
+                    return True
+                nap(min(LISTEN_POLL_MS, max(1, time.ticks_diff(end, time.ticks_ms()))))
+        except TouchError as e:
+            print("problem: touch | %s" % e)
+            self._touch = False
+        return False
+
+    def woken_by_button(self):
+        """Whether this boot is a wake from deep sleep by the board's wake button."""
+        return machine.reset_cause() == machine.DEEPSLEEP_RESET and \
+            machine.wake_reason() in (machine.EXT0_WAKE, machine.EXT1_WAKE)
+
+    def _touch_controller(self):
+        if self._touch is None:
+            self._touch = False
+            if self.info.get("touch") and self.info["pins"].get("touch"):
+                from drivers.gt911 import TouchError, from_board
+
+                try:
+                    touch = from_board(self.info)
+                    touch.start()
+                    self._touch = touch
+                except TouchError as e:
+                    print("problem: touch | %s" % e)
+        return self._touch or None
 
     def wait(self, ms):
         """Stay awake (radio on) for ms, e.g. between sign-in polls; a press ends it early."""
@@ -260,13 +409,32 @@ class Board:
         tm = time.gmtime(int(t) - _EPOCH)
         machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
 
+    def _arm_wake_button(self):
+        """Let the board's wake pins (power.wake_pins: buttons to GND with the internal pull-up,
+        active low) end the deep sleep; ext0 takes one RTC GPIO."""
+        names = self.info["power"].get("wake_pins") or ()
+        if not names:
+            return
+        group, name = names[0].split(".")
+        pin = machine.Pin(self.info["pins"][group][name], machine.Pin.IN, machine.Pin.PULL_UP)
+        esp32.wake_on_ext0(pin, esp32.WAKEUP_ALL_LOW)
+
     def rtc_memory(self, data=None):
         # Survives deep sleep, not power loss: for what one wake tells the next.
         return machine.RTC().memory() if data is None else machine.RTC().memory(data)
 
     def sleep(self, ms):
-        """Sleep until the next wake: deep sleep on battery, a plain wait on mains."""
+        """Sleep until the next wake: deep sleep on battery; on mains a wait that a tap ends
+        early."""
         if self.battery_powered:
+            if self._touch:
+                self._touch.sleep()  # its supply off: the GT911 would draw 0.78 mA dozing
+            if self._led:
+                self._led.show("off")  # a lit LED would draw milliamps all night
+            self._arm_wake_button()
             machine.deepsleep(ms)
-        else:
-            machine.lightsleep(ms)
+        started = time.ticks_ms()
+        if not self.listen(ms):  # timed out, or no touch controller to listen to
+            rest = ms - time.ticks_diff(time.ticks_ms(), started)
+            if rest > 0:
+                time.sleep_ms(rest)

@@ -124,7 +124,7 @@ def test_defaults(tmp_path):
         "service": {"recipient": None, "catering": [], "support": []},
         "schedule": {"refresh_min": 5, "office_hours": [420, 1140], "office_days": [0, 1, 2, 3, 4],
                      "full_refresh_every": 10, "low_battery_percent": 15,
-                     "low_battery_refresh_min": 30},
+                     "low_battery_refresh_min": 30, "listen_s": 30},
         "tls": {"extra_ca": []},
     }
     assert config.name == "Boardroom 4.12" and config.device is None
@@ -178,6 +178,7 @@ refresh_min = 10
 office_hours = "06:30-24:00"
 office_days = ["Monday", "wed", "sat"]
 full_refresh_every = 1
+listen_s = 12
 low_battery_percent = 0
 low_battery_refresh_min = 60
 
@@ -207,7 +208,8 @@ extra_ca = ["certs/root.pem", "certs/root.pem"]
                               "catering": ["More coffee", "Water"], "support": ["Projector issue"]}
     assert doc["schedule"] == {"refresh_min": 10, "office_hours": [390, 1440],
                                "office_days": [0, 2, 5], "full_refresh_every": 1,
-                               "low_battery_percent": 0, "low_battery_refresh_min": 60}
+                               "low_battery_percent": 0, "low_battery_refresh_min": 60,
+                               "listen_s": 12}
     assert doc["tls"]["extra_ca"] == [ca_pem]  # the same certificate once
     assert json.loads(cf.encode(doc)) == doc
 
@@ -426,6 +428,7 @@ CASES = [
     ({}, "[schedule]\nrefresh_min = 0\n", "schedule.refresh_min", NEXT + 1, "from 1 to 240"),
     ({}, "[schedule]\nfull_refresh_every = 0\n", "schedule.full_refresh_every", NEXT + 1,
      "from 1 to 1000"),
+    ({}, "[schedule]\nlisten_s = 2\n", "schedule.listen_s", NEXT + 1, "from 5 to 300"),
     ({}, "[schedule]\nrefresh_min = 60\nlow_battery_refresh_min = 30\n",
      "schedule.low_battery_refresh_min", NEXT + 2, "shorter than schedule.refresh_min"),
     # panel

@@ -67,6 +67,16 @@ def fresh_room(lab, *events):
     lab.admin("DELETE", f"events?room={ROOM}")
     if events:
         lab.admin("POST", "events", [dict(e, room=ROOM) for e in events])
+    at_the_room(lab)
+
+
+def at_the_room(lab):
+    """Back to the room screen from a picker or the rooms list an earlier test left up: taps
+    land on the buttons of the screen shown."""
+    if "back" in lab.panel.buttons():
+        mark = lab.panel.mark()
+        lab.panel.press("back")
+        lab.panel.wait_for("screen: room", since=mark)
 
 
 def shown_problem(lab, words, since):
@@ -141,11 +151,16 @@ def test_book_extend_and_end_early(lab):
     # window of the lab's configuration is open, the first minute; "busy" after).
     assert view["status"] in ("busy", "checked_in") and view["checked_in"]
     assert "extend" in view["actions"]
-    lab.panel.press("extend:15")  # as the extend picker's first button
-    lab.panel.wait_for("extended: 15 min", since=mark)
+    mark = lab.panel.mark()
+    lab.panel.press("extend")  # the extend picker
+    lab.panel.wait_for("screen: book | redrawn", since=mark)
+    mark = lab.panel.mark()
+    lab.panel.press("extend:15")
+    text = lab.panel.wait_for("extended: 15 min", since=mark)
     (extended,) = room_events(lab)
     assert _seconds(extended["end"]) - _seconds(booked["end"]) == 15 * 60
-    lab.panel.press("end")
+    lab.panel.wait_for("screen: room", since=mark + text.index("extended: 15 min"))
+    lab.panel.press("end")  # on the room screen that follows
     lab.panel.wait_for("ended early", since=mark)
     (ended,) = room_events(lab)
     assert _seconds(ended["end"]) <= time.time() + 60
@@ -191,6 +206,7 @@ def test_a_service_request_is_mailed_to_facilities(lab):
 
 
 def test_find_a_room_lists_the_other_rooms_free_first(lab):
+    at_the_room(lab)
     mark = lab.panel.mark()
     lab.panel.press("find")
     lab.panel.wait_for("screen: rooms", since=mark)
@@ -229,8 +245,7 @@ def test_no_rights_on_the_room_says_the_exact_powershell_line(lab):
     mark = lab.panel.mark()
     lab.admin("POST", "rooms/rights", {"room": ROOM, "delegate": "none"})
     try:
-        lab.panel.wait_for("problem: forbidden", since=mark)
-        problem = lab.panel.view()["problem"]
+        problem = shown_problem(lab, "problem: forbidden", since=mark)
         assert problem["action"].endswith(
             f"Add-MailboxFolderPermission -Identity {ROOM}:\\Calendar -User {SERVICE_ACCOUNT} "
             f"-AccessRights Editor -SharingPermissionFlags Delegate")  # it releases no-shows
@@ -272,7 +287,7 @@ def test_a_low_then_empty_battery_then_a_charged_one(lab):
     finally:
         lab.panel.set_battery_mv(4000)
     after = lab.panel.mark()
-    lab.panel.press("signin")  # the button wakes it; charged, it shows the room again
+    lab.panel.wake()  # the wake button; charged, it shows the room again
     lab.panel.wait_for("screen: room", since=after)
     assert lab.panel.view()["battery"] is None
 
@@ -371,9 +386,8 @@ def test_the_panel_reaches_the_tenant_through_a_proxy(lab, auth):
             assert password not in lab.panel.console_text()
             bad = extra.replace(password, "wrong-password")
             mark = push(lab, extra=bad)
-            lab.panel.wait_for("problem: proxy", since=mark)
-            assert "407" in lab.panel.view()["problem"]["words"] or "refused" in \
-                lab.panel.view()["problem"]["words"]
+            words = shown_problem(lab, "problem: proxy", since=mark)["words"]
+            assert "407" in words or "refused" in words
     finally:
         mark = push(lab)
         proxy.stop()
@@ -424,4 +438,4 @@ def test_make_demo_signs_in_and_shows_the_room(tmp_path):
     assert "demo: the panel shows the sign-in code" in proc.stdout
     assert "demo: the panel's screen: http://127.0.0.1:" in proc.stdout
     assert "panel| signed in as lintel.panels@" in proc.stdout
-    assert "panel| screen: room" in proc.stdout and "demo| actions: " in proc.stdout
+    assert "panel| screen: room" in proc.stdout and "demo| buttons: " in proc.stdout

@@ -363,3 +363,62 @@ def test_the_screens_run_under_micropython_with_the_same_hit_areas(tmp_path):
     for path, colour, hits in lines:
         _, want = render(load_view(Path(path)), board_of[colour])
         assert [tuple(h) for h in hits] == want, f"{path} ({colour})"
+
+
+def _flushes(width=800, height=480, mono=True):
+    """A fresh display of the firmware's flush path (app/ui/display.py) on real LVGL and the
+    (frame, stride, area) its sink hears, in order."""
+    import lvgl as lv
+
+    from lintel.render import _ui
+
+    _ui()
+    if not lv.is_initialized():
+        lv.init()
+    from app.ui.display import Display
+
+    heard = []
+    display = Display(width, height, mono, lambda f, s, a: heard.append((bytes(f), s, a)))
+    return display, heard
+
+
+def test_the_flush_path_hands_over_the_whole_frame_then_changed_whole_bytes():
+    import lvgl as lv
+
+    display, heard = _flushes()
+    layout = {"width": 800, "height": 480, "colour": "mono", "touch": True}
+    busy = view("room-busy")
+    display.draw(busy, layout)
+    first, stride, area = heard[-1]
+    # A view is built afresh (screens.build clears the screen): all of it is redrawn.
+    assert (stride, area) == (100, (0, 0, 800, 480))
+    assert first == render_frame(busy)
+
+    # A widget changed in place: LVGL redraws its area only, widened to whole bytes.
+    screen = lv.display_get_screen_active(display.display)
+    label = next(o for o in _objects(screen) if o.has_class(lv.label_class)
+                 and o.get_x() % 8)
+    label.set_text("Moved")
+    lv.refr_now(display.display)
+    frame, _, (x, y, w, h) = heard[-1]
+    assert frame != first
+    assert x % 8 == 0 and w % 8 == 0, f"{x},{y} {w}x{h}: e-paper windows are whole bytes"
+    assert w * h < 800 * 480 // 4
+    for row in range(480):
+        a, b = first[row * 100:(row + 1) * 100], frame[row * 100:(row + 1) * 100]
+        if y <= row < y + h:
+            a, b = a[:x // 8] + a[(x + w) // 8:], b[:x // 8] + b[(x + w) // 8:]
+        assert a == b, f"row {row} changed outside the flushed area {x},{y} {w}x{h}"
+
+
+def _objects(obj):
+    for i in range(obj.get_child_count()):
+        child = obj.get_child(i)
+        yield child
+        yield from _objects(child)
+
+
+def render_frame(v: dict) -> bytes:
+    from lintel.render import mono_frame
+
+    return mono_frame(v, "esp32s3-epd75")

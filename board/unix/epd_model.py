@@ -46,37 +46,6 @@ COMMANDS = {
 }
 
 
-class _Levels(dict):
-    """machine.Pin._driven that tells watchers when the firmware drives a pin: a model sees RST
-    and the supply switch move as the controller would."""
-
-    def __init__(self, levels):
-        super().__init__(levels)
-        self.watchers = {}
-
-    def __setitem__(self, pin, level):
-        super().__setitem__(pin, level)
-        for fn in self.watchers.get(pin, ()):
-            fn(level)
-
-
-class _Lines(dict):
-    """machine.Pin.external whose entries may be functions: a model's output line, read when
-    the firmware reads the pin."""
-
-    def __getitem__(self, pin):
-        level = super().__getitem__(pin)
-        return level() if callable(level) else level
-
-
-def _hooks():
-    if not isinstance(machine.Pin._driven, _Levels):
-        machine.Pin._driven = _Levels(machine.Pin._driven)
-    if not isinstance(machine.Pin.external, _Lines):
-        machine.Pin.external = _Lines(machine.Pin.external)
-    return machine.Pin._driven, machine.Pin.external
-
-
 def _state_path(name):
     # The state folder as chip.read_state/write_state reach it (a host path through an
     # unmounted VfsPosix), for files written a row at a time.
@@ -107,7 +76,7 @@ class UC8179Model:
     # -- wiring --------------------------------------------------------------------------
 
     def wire(self):
-        levels, lines = _hooks()
+        levels, lines = machine.Pin._driven, machine.Pin.external
         levels.watchers.setdefault(self.rst, []).append(self._on_rst)
         if self.power is not None:
             levels.watchers.setdefault(self.power, []).append(self._on_power)
@@ -115,7 +84,7 @@ class UC8179Model:
         machine.SPI.attach(SPI_BUS, self)
 
     def detach(self):
-        levels, lines = _hooks()
+        levels, lines = machine.Pin._driven, machine.Pin.external
         for pin, fn in ((self.rst, self._on_rst), (self.power, self._on_power)):
             fns = levels.watchers.get(pin, [])
             if fn in fns:

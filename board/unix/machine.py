@@ -65,11 +65,11 @@ def deepsleep(time_ms=0):
 
 
 def lightsleep(time_ms=None):
-    # A touch (the emulator's presses file) ends it early, as the touch controller's interrupt
-    # line would on the chip.
+    # A tap (the emulator's touch file, touch_model.py) ends it early, as the touch
+    # controller's interrupt line would on the chip.
     end = time.ticks_add(time.ticks_ms(), time_ms or 0)
     while time.ticks_diff(end, time.ticks_ms()) > 0:
-        if chip.read_state("presses"):
+        if chip.has_state("touch"):
             return
         time.sleep_ms(min(100, max(1, time.ticks_diff(end, time.ticks_ms()))))
 
@@ -86,6 +86,29 @@ def enable_irq(state=0):
     pass
 
 
+class _Levels(dict):
+    """Pin._driven: the levels the firmware drives, telling watchers (peripheral models) when
+    a pin moves, so a model sees RST or a supply switch move as its chip would."""
+
+    def __init__(self):
+        super().__init__()
+        self.watchers = {}  # pin -> [fn(level)]
+
+    def __setitem__(self, pin, level):
+        super().__setitem__(pin, level)
+        for fn in self.watchers.get(pin, ()):
+            fn(level)
+
+
+class _Lines(dict):
+    """Pin.external: levels driven from outside the chip; an entry may be a function, a
+    model's output line read when the firmware reads the pin."""
+
+    def __getitem__(self, pin):
+        level = super().__getitem__(pin)
+        return level() if callable(level) else level
+
+
 class Pin:
     IN = 1
     OUT = 3
@@ -97,9 +120,10 @@ class Pin:
     WAKE_LOW = 4
     WAKE_HIGH = 5
 
-    # Levels driven from outside the chip (peripheral models, the emulator's buttons).
-    external = {}
-    _driven = {}
+    # Levels driven from outside the chip (peripheral models, the emulator's buttons), and
+    # those the firmware drives.
+    external = _Lines()
+    _driven = _Levels()
 
     def __init__(self, id, mode=-1, pull=-1, *, value=None, **kwargs):
         if not isinstance(id, int) or not 0 <= id <= 48:

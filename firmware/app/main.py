@@ -76,7 +76,7 @@ def run(board):
               "with [backend] type = \"graph\"" % doc["backend"]["type"])
         while True:
             board.sleep(doc["schedule"]["refresh_min"] * 60 * 1000)
-    from app import wake
+    from app import power, wake
 
     while True:
         w = wake.Wake(board, doc, memory)
@@ -89,5 +89,13 @@ def run(board):
             seconds = wake.RETRY_S
         board.rtc_memory(json.dumps(memory).encode())
         wake.report(w, started)
+        started = time.ticks_ms()
+        if board.battery_powered and (w.attended or board.woken_by_button()):
+            # Someone is at the door, and the touch controller is off in deep sleep: stay
+            # awake for their next tap (power.listen_s); one wakes the panel at once.
+            listen = min(seconds, power.listen_s(doc))
+            if listen > 0 and board.listen(listen * 1000):
+                continue
+            seconds -= listen
         board.sleep(seconds * 1000)
         started = time.ticks_ms()

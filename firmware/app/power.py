@@ -7,6 +7,13 @@
 # minutes after local midnight, office_days 0 = Monday ... 6 = Sunday.
 MIN_SLEEP_S = 30  # never wake more often than this for a boundary
 MAX_SLEEP_S = 8 * 24 * 3600  # with no office day at all: look once a week and a bit anyway
+LISTEN_S = 30  # [schedule] listen_s unless set
+
+
+def listen_s(config):
+    """How long a battery panel stays awake for the next tap after someone pressed its wake
+    button or tapped it (its touch controller is off in deep sleep)."""
+    return config["schedule"].get("listen_s", LISTEN_S)
 
 
 def office_open(t, zone, schedule):

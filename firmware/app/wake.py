@@ -34,6 +34,9 @@ EMPTY_SLEEP_S = 60 * 60  # then it looks once an hour whether it has been charge
 LOW_BATTERY_PERCENT = 15  # the configuration's defaults (docs/config.md, [schedule])
 LOW_BATTERY_REFRESH_MIN = 30
 FULL_REFRESH_EVERY = 10
+# The screen's buttons kept in RTC memory (2 KiB, shared with the rest of `memory`); a picker of
+# twelve buttons takes about 500 bytes.
+HITS_MAX_B = 768
 CLOCK_SLACK_S = 2  # a Date header has whole seconds, and the answer takes its time
 _drawn = False  # this process has put a screen on the display (a later one may skip a redraw)
 
@@ -74,6 +77,7 @@ class Wake:
         self.radio_from = None  # ticks_ms when the radio started
         self.radio_ms = None  # how long it was on, once it is off (_radio_off)
         self.session = None  # this wake's HTTPS session, whose answers carry the time
+        self.attended = False  # someone pressed a button: they may press another
 
     # -- the wake ----------------------------------------------------------------------------
 
@@ -192,7 +196,8 @@ class Wake:
             then, now = now, clock.now()
             if self.zone.midnight(then) != self.zone.midnight(now):
                 events = self._events(graph, now)
-        presses = self.board.take_presses()
+        presses = self.board.take_presses(self.memory.get("hits"))
+        self.attended = bool(presses)
         after = None  # the screen the last press asked for instead of the room's: find, menu:*
         for press in presses:
             outcome = self._act(graph, press, events, now)
@@ -579,8 +584,17 @@ class Wake:
             refresh = self.board.show(data, self._full_refresh())
             if refresh != "failed":  # else the next wake tries again
                 self.memory["shown"] = digest
+                # Its buttons, for the taps of the wakes to come (a deep sleep loses the
+                # screen's widgets): a few hundred bytes of RTC memory's 2 KiB.
+                hits = getattr(self.board, "hits", None)
+                if hits and len(json.dumps(hits)) > HITS_MAX_B:
+                    print("problem: touch | the %s screen has too many buttons to keep; "
+                          "taps on it are ignored" % view["screen"])
+                    hits = None
+                self.memory["hits"] = hits
                 _drawn = True
-            drawn = "redrawn (%s refresh)" % refresh if refresh else "redrawn"
+            drawn = "redrawn (no pixel changed)" if refresh == "none" else \
+                "redrawn (%s refresh)" % refresh if refresh else "redrawn"
         screen = view["screen"]
         if screen == "room":
             print("screen: room%s | %s%s | %d today, %d tomorrow | %s" % (
@@ -618,7 +632,8 @@ def report(wake, started_ms):
     `make bench` (-X heapsize). The radio is on from the start of the Wi-Fi join until the
     wake has fetched all it needs (Wake._radio_off), or else to here; "display" is the time
     spent drawing and refreshing the screen (on the emulated board: the host drawing, the
-    driver, the panel model's BUSY), which the energy benchmark models on its own."""
+    driver, the panel model's BUSY), which the energy benchmark models on its own; "kept" the
+    bytes of the e-paper's picture written to flash (drivers/last_frame.py)."""
     s = wake.stats or {}
     gc.collect()
     now = time.ticks_ms()
@@ -626,9 +641,9 @@ def report(wake, started_ms):
     if radio is None:
         radio = time.ticks_diff(now, wake.radio_from) if wake.radio_from is not None else 0
     print("wake: %d requests, %d connections, %d TLS handshakes, %d B sent, %d B received, "
-          "%d ms, heap %d B live of %d B, radio on %d ms, display %d ms" % (
+          "%d ms, heap %d B live of %d B, radio on %d ms, display %d ms, %d B kept" % (
               s.get("requests", 0), s.get("connections", 0), s.get("tls_handshakes", 0),
               s.get("bytes_sent", 0), s.get("bytes_received", 0),
               time.ticks_diff(now, started_ms), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free(),
-              radio, getattr(wake.board, "display_ms", 0)))
-    wake.board.display_ms = 0
+              radio, getattr(wake.board, "display_ms", 0), getattr(wake.board, "kept_bytes", 0)))
+    wake.board.display_ms = wake.board.kept_bytes = 0

@@ -111,7 +111,7 @@ class UC8179:
         self._check(frame)
         if self._fast:
             self.init()  # [WS] runs its full init (with a reset) again after the fast one
-        rb, row = self._row_bytes, _rows(frame, self._row_bytes)
+        rb, row = self._row_bytes, rows(frame, self._row_bytes)
         # Old data: the frame inverted, so every pixel is a transition and the full waveform
         # drives all of them ([WS] _Display sends the old plane as the new one's inverse).
         self._command(DTM1)
@@ -125,11 +125,16 @@ class UC8179:
         self._old_known = True  # N2OCP copied the new image to the old
         self.stats["full"] += 1
 
-    def partial(self, frame, x, y, w, h):
+    def partial(self, frame, x, y, w, h, old=None):
         """Show the window (x, y, w, h) of the frame with the fast waveform, the rest of the
         panel untouched. frame is the whole frame (as for full()); only the window's bytes are
         sent. x and w are widened to whole bytes (multiples of 8 pixels), as the controller's
-        window needs; the window actually refreshed is returned as (x, y, w, h)."""
+        window needs; the window actually refreshed is returned as (x, y, w, h).
+
+        The fast waveform drives only the pixels whose old data differs from the new. old is
+        the frame the panel shows now (same form as frame), when the controller's old-data RAM
+        does not hold it (after init()): then only what changed is driven. Without it, the
+        window's pixels are all driven (the new image's inverse as the old)."""
         self._check(frame)
         x0 = max(0, x) & ~7
         x1 = min(self.width, (x + w + 7) & ~7)
@@ -150,10 +155,17 @@ class UC8179:
         xe, ye = x1 - 1, y1 - 1  # inclusive ends; xe is one less than a multiple of 8 [GX]
         self._command(PTL, bytes((x0 >> 8, x0 & 0xFF, xe >> 8, xe & 0xFF,
                                   y0 >> 8, y0 & 0xFF, ye >> 8, ye & 0xFF, 0x01)))
-        row = _rows(frame, self._row_bytes)
+        row = rows(frame, self._row_bytes)
         b0, b1 = x0 // 8, x1 // 8
         sent = (b1 - b0) * (y1 - y0)
-        if not self._old_known:
+        if old is not None:
+            self._check(old)
+            was = rows(old, self._row_bytes)
+            self._command(DTM1)
+            for r in range(y0, y1):
+                self._data(was(r)[b0:b1])
+            sent *= 2
+        elif not self._old_known:
             # After power-up the old RAM is not what the panel shows: give the window an
             # inverted old image so the fast waveform drives every pixel in it.
             self._command(DTM1)
@@ -244,7 +256,7 @@ class UC8179:
                 size, self.width, self.height, len(frame)))
 
 
-def _rows(frame, row_bytes):
+def rows(frame, row_bytes):
     """row(y): memoryview of row y of a frame held whole, or the frame's own row()."""
     if hasattr(frame, "row"):
         return frame.row

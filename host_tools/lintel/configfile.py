@@ -61,7 +61,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "booking.check_in": ("enabled", "window_before_min", "window_after_min"),
     "service": ("recipient", "catering", "support"),
     "schedule": ("refresh_min", "office_hours", "office_days", "full_refresh_every",
-                 "low_battery_percent", "low_battery_refresh_min"),
+                 "low_battery_percent", "low_battery_refresh_min", "listen_s"),
     "tls": ("extra_ca",),
 }
 REQUIRED_TABLES = ("wifi", "backend", "room", "locale")
@@ -1085,9 +1085,10 @@ def _schedule(c: _Checker) -> dict:
     if isinstance(refresh, int) and isinstance(low_refresh, int) and low_refresh < refresh:
         c.problem(p + ("low_battery_refresh_min",), f"is {low_refresh}, shorter than "
                   f"schedule.refresh_min ({refresh}); on a low battery the panel wakes less often")
+    listen = c.number(p + ("listen_s",), 30, 5, 300)
     return {"refresh_min": refresh, "office_hours": office_hours, "office_days": days,
             "full_refresh_every": full, "low_battery_percent": low,
-            "low_battery_refresh_min": low_refresh}
+            "low_battery_refresh_min": low_refresh, "listen_s": listen}
 
 
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

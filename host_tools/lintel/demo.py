@@ -85,12 +85,13 @@ def _approve_unless_approved(lab, code: str, after: float) -> None:
 
 
 def _follow(panel, wakes: int, seen: int) -> None:
-    """Print the panel's console from `seen` on as it comes; pass typed action ids on as
-    presses."""
+    """Print the panel's console from `seen` on as it comes; tap the buttons whose action ids
+    are typed."""
     done = 0
     interactive = sys.stdin.isatty()
     if interactive:
-        print("demo: type an action id and Enter to press it (book:15, end, find, ...); "
+        print("demo: type the action id of a button on the screen (listed after `buttons:`) "
+              "and Enter to tap it; "
               "Ctrl-C stops", flush=True)
     try:
         while True:
@@ -100,9 +101,8 @@ def _follow(panel, wakes: int, seen: int) -> None:
                     break
                 seen += len(line)
                 print("panel| " + line, end="", flush=True)
-                if line.startswith("screen: room"):
-                    view = panel.view() or {}
-                    print("demo| actions: " + " ".join(view.get("actions", [])), flush=True)
+                if line.startswith("screen: ") and "redrawn" in line:
+                    print("demo| buttons: " + " ".join(panel.buttons()), flush=True)
                 if line.startswith("wake: "):
                     done += 1
                     if wakes and done >= wakes:
@@ -113,7 +113,10 @@ def _follow(panel, wakes: int, seen: int) -> None:
             if ready:
                 action = sys.stdin.readline().strip()
                 if action:
-                    panel.press(action)
+                    try:
+                        panel.press(action)
+                    except LintelError as e:
+                        print(f"demo: {e}", flush=True)
             elif not interactive:
                 time.sleep(0.2)
     except KeyboardInterrupt:

@@ -97,16 +97,26 @@ def render(view: dict, board: str | boards.Board,
 def mono_frame(view: dict, board: str | boards.Board, source: str = "view") -> bytes:
     """The pixels of `view` on a 1-bit board as its panel takes them: `height` rows of
     width / 8 bytes, MSB first, 1 = white (what the emulated e-paper panel is sent)."""
+    frame, _hits = draw(view, board, source)
+    if frame is None:
+        raise LintelError(f"{source}: the board's display is not 1-bit")
+    return frame
+
+
+def draw(view: dict, board: str | boards.Board,
+         source: str = "view") -> tuple[bytes | None, list[tuple[str, int, int, int, int]]]:
+    """What the panel's LVGL draws for `view`: its 1-bit frame as mono_frame gives it (None
+    on a colour board) and the buttons' hit areas."""
     with _lock:
-        display, _hits = _draw(view, board, source)
-        if not display.mono:
-            raise LintelError(f"{source}: the board's display is not 1-bit")
-        row = (display.width + 7) // 8
-        frame = display.frame
-        if display.stride == row:
-            return frame
-        return b"".join(frame[y * display.stride:y * display.stride + row]
-                        for y in range(display.height))
+        display, hits = _draw(view, board, source)
+        frame = None
+        if display.mono:
+            row = (display.width + 7) // 8
+            frame = display.frame
+            if display.stride != row:
+                frame = b"".join(frame[y * display.stride:y * display.stride + row]
+                                 for y in range(display.height))
+    return frame, [tuple(hit) for hit in hits]
 
 
 def _draw(view: dict, board: str | boards.Board, source: str):
@@ -114,10 +124,10 @@ def _draw(view: dict, board: str | boards.Board, source: str):
     if not isinstance(board, boards.Board):
         board = boards.load(board)
     layout = layout_for(board)
-    screens, kit = _ui()
+    kit = _ui()
     display = _display(layout["width"], layout["height"], layout["colour"] == "mono")
     try:
-        hits = display.draw(screens, view, layout)
+        hits = display.draw(view, layout)
     except kit.ViewError as e:
         raise LintelError(f"{source}: {e}") from None
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
@@ -128,8 +138,8 @@ def _draw(view: dict, board: str | boards.Board, source: str):
 
 
 def _ui():
-    """The firmware's app.ui, imported from firmware/ (DESIGN.md: the one firmware package the
-    host tools import)."""
+    """The firmware's app.ui (its kit module), imported from firmware/ (DESIGN.md: the one
+    firmware package the host tools import)."""
     if str(FIRMWARE_DIR) not in sys.path:
         sys.path.append(str(FIRMWARE_DIR))
     try:
@@ -141,42 +151,29 @@ def _ui():
 
     if not Path(screens.__file__).resolve().is_relative_to(FIRMWARE_DIR):
         raise LintelError(f"app.ui comes from {screens.__file__}, not from {FIRMWARE_DIR}")
-    return screens, kit
+    return kit
 
 
 class _Display:
-    """One headless LVGL display: a full-frame draw buffer and a flush callback that keeps
-    the frame. FULL render mode: every refresh redraws the whole screen and flushes it once."""
+    """One headless LVGL display of the firmware's own (app/ui/display.py, the panel's flush
+    path) whose sink keeps a copy of each frame."""
 
-    def __init__(self, lv, width: int, height: int, mono: bool):
-        self.lv, self.width, self.height, self.mono = lv, width, height, mono
-        self.colour_format = lv.COLOR_FORMAT.I1 if mono else lv.COLOR_FORMAT.RGB565
-        self.display = lv.display_create(width, height)
-        lv.display_set_color_format(self.display, self.colour_format)
-        self.buffer = lv.draw_buf_create(width, height, self.colour_format, 0)
-        self.stride = self.buffer.header.stride
-        # I1 buffers start with the 2-colour palette (2 x 4 bytes) before the pixels.
-        self.offset = 8 if mono else 0
-        self.size = self.offset + self.stride * height
-        lv.display_set_draw_buffers(self.display, self.buffer, None)
-        lv.display_set_render_mode(self.display, lv.DISPLAY_RENDER_MODE.FULL)
-        lv.display_set_flush_cb(self.display, self._flush)
+    def __init__(self, width: int, height: int, mono: bool):
+        from app.ui.display import Display
+
+        self.width, self.height, self.mono = width, height, mono
+        self.display = Display(width, height, mono, self._keep)
+        self.stride = self.display.stride
         self.frame = b""
+        self.area: tuple[int, int, int, int] | None = None
 
-    def _flush(self, display, area, pixels) -> None:
-        if (area.x1, area.y1, area.x2, area.y2) != (0, 0, self.width - 1, self.height - 1):
-            raise RuntimeError("LVGL flushed part of the screen in FULL render mode")
-        self.frame = bytes(pixels.__dereference__(self.size))[self.offset:]
-        self.lv.display_flush_ready(display)
+    def _keep(self, frame, stride: int, area: tuple[int, int, int, int]) -> None:
+        self.frame, self.area = bytes(frame), area
 
-    def draw(self, screens, view: dict, layout: dict) -> list:
-        lv = self.lv
-        lv.display_set_default(self.display)
+    def draw(self, view: dict, layout: dict) -> list:
         self.frame = b""
-        hits = screens.build(view, layout)
-        lv.screen_active().invalidate()
-        lv.refr_now(self.display)
-        if len(self.frame) != self.size - self.offset:
+        hits = self.display.draw(view, layout)
+        if len(self.frame) != self.stride * self.height:
             raise LintelError("LVGL did not draw the screen")
         return hits
 
@@ -188,7 +185,7 @@ def _display(width: int, height: int, mono: bool) -> _Display:
 
         if not lv.is_initialized():
             lv.init()
-        _displays[key] = _Display(lv, width, height, mono)
+        _displays[key] = _Display(width, height, mono)
     return _displays[key]
 
 

@@ -93,7 +93,10 @@ class Board:
     def battery(self):
         return self.level
 
-    def take_presses(self):
+    hits = None  # the buttons of the screen shown, as a panel's show() leaves them
+
+    def take_presses(self, hits=None):
+        self.hits_given = hits
         presses, self.presses = self.presses, []
         return presses
 
@@ -371,6 +374,23 @@ def test_the_screen_is_redrawn_only_when_the_view_changes():
     board.cause = "software reset"
     run(g, now=NOON + 90, board=board, memory=memory)
     assert len(board.shown) == 4
+
+
+def test_the_buttons_drawn_are_kept_for_the_taps_of_later_wakes():
+    fresh()
+    g = Graph()
+    board, memory = Board(), {}
+    board.hits = [["book", 20, 364, 245, 108]]
+    run(g, now=NOON + 5, board=board, memory=memory)
+    assert memory["hits"] == board.hits
+    fresh()  # a deep sleep: the screen and its buttons stay, the process is new
+    board.hits = None
+    run(g, now=NOON + 20, board=board, memory=memory)  # not redrawn: the kept buttons serve
+    assert board.hits_given == [["book", 20, 364, 245, 108]] and len(board.shown) == 1
+    # A screen with more buttons than RTC memory can keep: taps on it are ignored.
+    board.hits = [["service:catering:%d" % i, 20, 100 + i, 760, 1] for i in range(40)]
+    run(g, now=NOON + 65, board=board, memory=memory)
+    assert len(board.shown) == 2 and memory["hits"] is None
 
 
 def test_a_press_notice_is_drawn_and_goes_with_the_next_wake():

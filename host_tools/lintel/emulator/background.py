@@ -61,9 +61,20 @@ class BackgroundEmulator:
         raise LintelError(f"{text!r} never appeared on the console:\n{self.console_text()}")
 
     def press(self, *actions: str) -> None:
-        """Press buttons on the panel's screen by their action ids (docs/view-model.md); a
-        sleeping panel wakes, as its touch controller would wake it."""
-        press(self.state, *actions)
+        """Tap buttons of the screen the panel shows by their action ids (docs/view-model.md):
+        each in the middle of its hit area, as the panel last drew it (the state file
+        hits.shown). A sleeping panel wakes, as its wake button would wake it."""
+        for action in actions:
+            x, y = button_middle(self.state, action)
+            tap(self.state, x, y)
+        self.proc.send_signal(signal.SIGUSR1)
+
+    def buttons(self) -> list[str]:
+        """The action ids of the buttons on the panel's screen."""
+        return [hit[0] for hit in buttons(self.state)]
+
+    def wake(self) -> None:
+        """Press the panel's wake button: a sleeping panel wakes now, one awake carries on."""
         self.proc.send_signal(signal.SIGUSR1)
 
     def set_battery_mv(self, mv: int) -> None:
@@ -100,15 +111,34 @@ class BackgroundEmulator:
         return self.proc.returncode
 
 
-def press(state: Path, *actions: str) -> None:
-    """Queue presses for an emulated panel whose state folder is `state` (read at its next
-    wake): appended, then renamed into place, so the firmware never reads half a line."""
-    path = state / "presses"
+def tap(state: Path, x: int, y: int) -> None:
+    """A finger on the glass of the emulated panel whose state folder is `state`, at screen
+    pixel (x, y): queued for its touch controller's model (board/unix/touch_model.py),
+    appended, then renamed into place so that the model never reads half a line."""
+    path = state / "touch"
     state.mkdir(parents=True, exist_ok=True)
     old = path.read_text() if path.exists() else ""
-    tmp = state / "presses.new"
-    tmp.write_text(old + "".join(a + "\n" for a in actions))
+    tmp = state / "touch.new"
+    tmp.write_text(old + f"{int(x)} {int(y)}\n")
     os.replace(tmp, path)
+
+
+def buttons(state: Path) -> list[list]:
+    """The buttons of the screen the panel drew last, [[action, x, y, w, h], ...]."""
+    try:
+        return json.loads((state / "hits.shown").read_bytes()) or []
+    except (OSError, ValueError):
+        return []
+
+
+def button_middle(state: Path, action: str) -> tuple[int, int]:
+    """The middle of the button for `action` on the screen the panel drew last."""
+    hits = buttons(state)
+    for name, x, y, w, h in hits:
+        if name == action:
+            return x + w // 2, y + h // 2
+    shown = ", ".join(hit[0] for hit in hits) or "none"
+    raise LintelError(f"no {action!r} button on the panel's screen (its buttons: {shown})")
 
 
 def set_battery_mv(state: Path, mv: int) -> None:

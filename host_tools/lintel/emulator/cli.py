@@ -129,7 +129,7 @@ def run(args) -> int:
         print(f"board: {board.name}", flush=True)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda *_: panel.stop(0))
-        signal.signal(signal.SIGUSR1, lambda *_: panel.touch())
+        signal.signal(signal.SIGUSR1, lambda *_: panel.wake_button())
         status = panel.run()
         if args.dump_view:
             _dump_view(state)

@@ -58,6 +58,8 @@ support = ["Projector issue"]
 refresh_min = {refresh_min}
 office_hours = "00:00-24:00"
 office_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# A short wait for the next tap: the lab's taps come with the wake button anyway.
+listen_s = 5
 {extra}
 [tls]
 extra_ca = "{ca}"

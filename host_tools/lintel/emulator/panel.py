@@ -41,11 +41,13 @@ CTRL_C = 0x03
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _CRASH_RESTART_S = 1.0  # a crashed firmware restarts after this, as the chip's panic handler
 _TICK_S = 0.2  # how often the watchdog is looked at
-# The e-paper board's pixels: the firmware writes a line to this FIFO in its state folder, the
-# emulator draws view.json with the firmware's own LVGL screens and answers with FRAME_FILE
-# (board/unix/host_link.py frame(); docs/emulator.md, "Screen and presses").
+# What the firmware's LVGL screens draw: the firmware writes a line to this FIFO in its state
+# folder ("hits", or "frame" on the e-paper board), the emulator draws view.json with them and
+# answers with FRAME_FILE (the e-paper's pixels, if asked) and then HITS_FILE (the buttons)
+# (board/unix/host_link.py draw(); docs/emulator.md, "Screen and touch").
 RENDER_FIFO = "render"
 FRAME_FILE = "frame.bin"
+HITS_FILE = "hits.json"
 
 
 @dataclass
@@ -94,16 +96,14 @@ class EmulatedPanel:
         self._asleep_since: float | None = None  # when the chip went into deep sleep
         self._watchdog_checked = 0.0
         self.exit_status = 0
-        self._render_fds: tuple[int, int] | None = None
-        if board.data["display"]["color_depth"] == 1:
-            fifo = state_dir / RENDER_FIFO
-            fifo.unlink(missing_ok=True)
-            os.mkfifo(fifo)
-            # A writer of our own keeps the read end from seeing an end of file between
-            # firmware processes.
-            self._render_fds = (os.open(fifo, os.O_RDONLY | os.O_NONBLOCK),
-                                os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            self._sel.register(self._render_fds[0], selectors.EVENT_READ, self._render)
+        fifo = state_dir / RENDER_FIFO
+        fifo.unlink(missing_ok=True)
+        os.mkfifo(fifo)
+        # A writer of our own keeps the read end from seeing an end of file between firmware
+        # processes.
+        self._render_fds = (os.open(fifo, os.O_RDONLY | os.O_NONBLOCK),
+                            os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        self._sel.register(self._render_fds[0], selectors.EVENT_READ, self._render)
         self._power_on_state()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -137,7 +137,7 @@ class EmulatedPanel:
     def close(self) -> None:
         self._kill_child()
         for fd in (self.master, self._slave, self._wake_r, self._wake_w, self._stdin_r,
-                   self._stdin_w, *(self._render_fds or ())):
+                   self._stdin_w, *self._render_fds):
             try:
                 os.close(fd)
             except OSError:
@@ -198,6 +198,8 @@ class EmulatedPanel:
         self._sel.register(self._child.stdout, selectors.EVENT_READ, self._from_child)
         self._write_state("wdt", None)
         self._write_state("interrupted", None)
+        for name in ("wake_ext0", "wake_ext1"):  # a boot forgets the wake sources armed
+            self._write_state(name, None)
 
     def _kill_child(self) -> None:
         child = self._child
@@ -349,25 +351,31 @@ class EmulatedPanel:
     # -- the screen's pixels ----------------------------------------------------------------
 
     def _render(self) -> None:
-        """The firmware asks for the pixels of the view it just showed: draw view.json as the
-        panel would (lintel.render.mono_frame) and put them in FRAME_FILE, whole, by a rename.
-        A view that cannot be drawn gets an empty answer, and the firmware says so."""
+        """The firmware asks what the view it just showed looks like: draw view.json as the
+        panel would (lintel.render.draw) and answer with the pixels (asked for by "frame") in
+        FRAME_FILE, then the buttons in HITS_FILE, each whole, by a rename. A view that cannot
+        be drawn gets no buttons and no pixels, and the firmware says so."""
         try:
-            os.read(self._render_fds[0], 4096)
+            asked = os.read(self._render_fds[0], 4096)
         except BlockingIOError:
             return
         from lintel.errors import LintelError
-        from lintel.render import mono_frame
+        from lintel.render import draw
 
         try:
             view = json.loads((self.state_dir / "view.json").read_bytes())
-            frame = mono_frame(view, self.board, "view.json")
+            frame, hits = draw(view, self.board, "view.json")
         except (OSError, ValueError, LintelError) as e:
             self._note(f"cannot draw the screen: {e}")
-            frame = b""
-        tmp = self.state_dir / (FRAME_FILE + ".tmp")
-        tmp.write_bytes(frame)
-        os.replace(tmp, self.state_dir / FRAME_FILE)
+            frame, hits = b"", None
+        if b"frame" in asked:
+            self._answer(FRAME_FILE, frame or b"")
+        self._answer(HITS_FILE, json.dumps(hits).encode())
+
+    def _answer(self, name: str, data: bytes) -> None:
+        tmp = self.state_dir / (name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, self.state_dir / name)
 
     # -- host-side chip state (RTC memory, sleep request, watchdog deadline) --------------
 
@@ -411,12 +419,16 @@ class EmulatedPanel:
         except ValueError:
             return default
 
-    def touch(self) -> None:
-        """The touch controller's interrupt line (SIGUSR1 to `lintel emulate`): a panel in deep
-        sleep wakes now; one awake sees the presses file at its next look."""
+    def wake_button(self) -> None:
+        """The board's wake button (SIGUSR1 to `lintel emulate`; also sent with every tap): a
+        panel in deep sleep wakes now (the e-paper board's touch controller is unpowered in
+        deep sleep, so a finger alone would not wake it); one awake sees the taps at its next
+        look."""
         # No lock here: this runs in a signal handler, perhaps while the loop holds it.
-        if self._child is None and self._boot_env.get("RESET_CAUSE") == "deep_sleep":
-            self._boot_env = {**self._boot_env, "WAKE_REASON": "ext1"}
+        armed = self._read_state("wake_ext0") or self._read_state("wake_ext1")
+        if self._child is None and self._boot_env.get("RESET_CAUSE") == "deep_sleep" and armed:
+            # (A firmware that did not arm its wake pin sleeps on, as the chip would.)
+            self._boot_env = {**self._boot_env, "WAKE_REASON": "ext0"}
             self._restart_at = 0.0
         self._poke()
 

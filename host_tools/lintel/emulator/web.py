@@ -2,9 +2,10 @@
 
 The page shows the panel's real screen: the view model the firmware last showed (the state
 file view.json), drawn by the host renderer with the firmware's own LVGL screens
-(`lintel.render`). A click on the image is a touch: the renderer's hit areas turn it into the
-button's action id, which is pressed as the touch controller would (the presses file, then
-SIGUSR1 to this process, which wakes a sleeping panel). The page polls for a new view.
+(`lintel.render`). A click on the image is a tap at that pixel on the touch controller's model
+(the touch file, then SIGUSR1 to this process, which wakes a sleeping panel as its wake button
+would); the firmware finds the button under it. The page says which button that is, from the
+renderer's hit areas, and polls for a new view.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from lintel.emulator.background import press
+from lintel.emulator.background import tap
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Lintel panel {device}</title>
@@ -163,8 +164,8 @@ class WebView:
                 action = name
                 break
         if action is not None:
-            press(self.state_dir, action)
-            os.kill(os.getpid(), signal.SIGUSR1)  # the touch line: handled by the main thread
+            tap(self.state_dir, x, y)
+            os.kill(os.getpid(), signal.SIGUSR1)  # the wake button: handled by the main thread
         _send(req, 200, "application/json", json.dumps({"action": action}).encode())
 
 
