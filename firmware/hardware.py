@@ -73,6 +73,20 @@ def _join(wlan, wifi, ap):
                                                                      WIFI_JOIN_S))
 
 
+def _kept_address(memory, wifi):
+    """The address DHCP gave at a join less than [wifi] keep_address_min ago (ip, netmask,
+    gateway, dns), to use again without asking: within its lease, and the window is shorter
+    than any lease an office network gives. None: ask DHCP."""
+    ip = memory.get("ip")
+    window = wifi.get("keep_address_min", 60) * 60
+    if not ip or not window:
+        return None
+    age = time.time() - ip[4]
+    if not 0 <= age < window:
+        return None  # too old, or the clock was set since
+    return tuple(ip[:4])
+
+
 class Board:
     def __init__(self):
         with open(BOARD_FILE) as f:
@@ -147,7 +161,9 @@ class Board:
         instead of 0.8 s, ../shared/BASELINES.md). They come from [wifi] bssid and channel, or
         else from the last join, kept in `memory` (RTC memory: what one wake tells the next)
         under "ap"; the first join after a power-on scans once for the strongest access point
-        of the network. A remembered one that fails is forgotten and the join starts over."""
+        of the network. The address DHCP gave is kept there too ("ip") and used again without
+        asking for [wifi] keep_address_min (BASELINES' 0.16 s is with a known address). A
+        remembered access point or address that fails is forgotten and the join starts over."""
         wlan = network.WLAN(network.STA_IF)
         wlan.active(True)
         if wlan.isconnected():
@@ -168,14 +184,25 @@ class Board:
             ap, how = memory["ap"], "remembered"
         else:
             ap, how = _strongest(wlan, wifi["ssid"]), "scanned"
+        kept = None if static else _kept_address(memory, wifi)
+        if kept is not None:
+            wlan.ifconfig(kept)  # no DHCP exchange: the address is still ours (its lease)
+            how += ", address kept"
         problem = _join(wlan, wifi, ap)
-        if problem is not None and ap is not None and memory.pop("ap", None) is not None:
-            print("wifi: the access point remembered did not answer; joining afresh")
+        if problem is not None and (memory.get("ap") or kept is not None):
+            print("wifi: the access point or address remembered did not work; joining afresh")
+            memory.pop("ap", None)
+            memory.pop("ip", None)
+            if kept is not None:
+                wlan.ifconfig("dhcp")
             how = "afresh"
             problem = _join(wlan, wifi, None)
         elif problem is None and ap is not None and not wifi.get("bssid"):
             memory["ap"] = ap
         if problem is None:
+            if not static and (kept is None or how == "afresh"):
+                # Just leased by DHCP: kept for the wakes of the next keep_address_min.
+                memory["ip"] = list(wlan.ifconfig()) + [int(time.time())]
             print("wifi: joined %s in %d ms (access point %s)" % (
                 wifi["ssid"], time.ticks_diff(time.ticks_ms(), started), how))
         return problem

@@ -104,7 +104,8 @@ def test_defaults(tmp_path):
         "format": 1,
         "panel": {"name": "Boardroom 4.12", "device": None},
         "wifi": {"ssid": "lintel-lab", "psk": "not-a-real-psk", "static": None, "bssid": None,
-                 "channel": None, "country": None, "hostname": None},
+                 "channel": None, "country": None, "hostname": None,
+                 "keep_address_min": 60},
         "proxy": None,
         "backend": {"type": "graph", "tenant": "contoso.example",
                     "client_id": "00000000-0000-0000-0000-000000000000",
@@ -191,7 +192,8 @@ extra_ca = ["certs/root.pem", "certs/root.pem"]
         "ssid": "lintel-lab", "psk": "not-a-real-psk",
         "static": {"address": "10.0.0.23", "netmask": "255.255.255.0", "gateway": "10.0.0.1",
                    "dns": ["10.0.0.53", "10.0.0.54"]},
-        "bssid": "02:4c:49:4e:54:4c", "channel": 6, "country": "NL", "hostname": "panel-4-12"}
+        "bssid": "02:4c:49:4e:54:4c", "channel": 6, "country": "NL", "hostname": "panel-4-12",
+        "keep_address_min": 60}
     assert doc["proxy"] == {"host": "proxy.contoso.example", "port": 3128, "user": "panels",
                             "password": "not-a-real-proxy-password",
                             "no_proxy": [".contoso.example", ".lab.example", "10.0.0.0/8",
@@ -298,6 +300,10 @@ CASES = [
     ({PSK: PSK + "\nchannel = 0"}, "", "wifi.channel", 4, "must be from 1 to 14, not 0"),
     ({PSK: PSK + '\nchannel = "6"'}, "", "wifi.channel", 4, "must be a whole number"),
     ({PSK: PSK + '\ncountry = "NLD"'}, "", "wifi.country", 4, "two-letter country code"),
+    ({PSK: PSK + "\nkeep_address_min = 2000"}, "", "wifi.keep_address_min", 4,
+     "from 0 to 1440"),
+    ({PSK: PSK + '\naddress = "10.0.0.23/24"\ngateway = "10.0.0.1"\nkeep_address_min = 5'},
+     "", "wifi.keep_address_min", 6, "a static one (wifi.address) is always kept"),
     ({PSK: PSK + '\nhostname = "panel_4"'}, "", "wifi.hostname", 4, "letters, digits and hyphens"),
     # proxy
     ({}, '[proxy]\nurl = "http://proxy.contoso.example"\n', "proxy.url", NEXT + 1,
@@ -429,6 +435,7 @@ CASES = [
     ({}, "[schedule]\nfull_refresh_every = 0\n", "schedule.full_refresh_every", NEXT + 1,
      "from 1 to 1000"),
     ({}, "[schedule]\nlisten_s = 2\n", "schedule.listen_s", NEXT + 1, "from 5 to 300"),
+
     ({}, "[schedule]\nrefresh_min = 60\nlow_battery_refresh_min = 30\n",
      "schedule.low_battery_refresh_min", NEXT + 2, "shorter than schedule.refresh_min"),
     # panel

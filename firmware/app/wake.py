@@ -511,6 +511,9 @@ class Wake:
         if reason in ("bad_json", "item_too_large", "protocol", "too_large"):
             return self._problem("bad_response", str(e), "The panel tries again by itself; if "
                                  "this stays, a proxy or firewall may be altering the answers.")
+        # The address the board kept from DHCP (RTC memory "ip", hardware.Board.join_wifi) may
+        # be the cause: the next join asks DHCP again.
+        self.memory.pop("ip", None)
         return self._problem("network", str(e), "Check the network and firewall: the panel "
                              "needs HTTPS (port 443) to its Microsoft 365 hosts.")
 

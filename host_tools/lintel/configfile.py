@@ -50,7 +50,7 @@ TZ_LOOKAHEAD_DAYS = 5 * 366  # warn when the POSIX rule disagrees with tzdata th
 SCHEMA: dict[str, tuple[str, ...]] = {
     "panel": ("name", "device"),
     "wifi": ("ssid", "psk", "address", "gateway", "dns", "bssid", "channel", "country",
-             "hostname"),
+             "hostname", "keep_address_min"),
     "proxy": ("url", "user", "password", "no_proxy"),
     "backend": ("type", "tenant", "client_id", "scopes", "authority_host", "graph_host",
                 "url", "account", "password", "auth"),
@@ -706,8 +706,12 @@ def _wifi(c: _Checker) -> dict:
         else:
             hostname = c.problem(p + ("hostname",), "must be 1 to 32 letters, digits and "
                                  "hyphens, not starting or ending with a hyphen")
+    keep = c.number(p + ("keep_address_min",), 60, 0, 1440)
+    if address is not None and c.raw(p + ("keep_address_min",)) is not None:
+        c.problem(p + ("keep_address_min",), "is for an address from DHCP; a static one "
+                  "(wifi.address) is always kept")
     return {"ssid": ssid, "psk": psk, "static": static, "bssid": bssid, "channel": channel,
-            "country": country, "hostname": hostname}
+            "country": country, "hostname": hostname, "keep_address_min": keep}
 
 
 def _host_port(text: str) -> tuple[str, int | None] | None:
@@ -1259,7 +1263,7 @@ def resolve(config: Config) -> dict:
                 "dns": [str(d) for d in static["dns"]],
             },
             "bssid": wifi["bssid"], "channel": wifi["channel"], "country": wifi["country"],
-            "hostname": wifi["hostname"],
+            "hostname": wifi["hostname"], "keep_address_min": wifi["keep_address_min"],
         },
         "proxy": None if s["proxy"] is None else dict(s["proxy"]),
         "backend": backend,

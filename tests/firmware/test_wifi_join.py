@@ -1,7 +1,8 @@
 # hardware.Board.join_wifi on the emulated access point, in the Unix-port MicroPython: the first
 # join after power-on scans once and remembers the access point in RTC memory; later wakes join
-# it directly, a configured bssid and channel are used as given, and a remembered access point
-# that no longer answers is forgotten for a fresh join.
+# it directly, with the address DHCP gave while it is fresh; a configured bssid and channel are
+# used as given, and a remembered access point that no longer answers is forgotten for a fresh
+# join.
 import json
 import network
 import os
@@ -23,8 +24,9 @@ class Board(hardware.Board):
 def join(wifi=WIFI, memory=None):
     wlan = network.WLAN(network.STA_IF)
     wlan.active(True)
-    wlan.disconnect()  # as after a deep sleep: the radio starts unjoined
+    wlan.disconnect()  # as after a deep sleep: the radio starts unjoined, asking DHCP
     wlan.config(channel=None)
+    wlan.ifconfig("dhcp")
     start = time.ticks_ms()
     problem = Board().join_wifi(wifi, memory)
     return problem, time.ticks_diff(time.ticks_ms(), start)
@@ -42,8 +44,11 @@ def test_the_first_join_scans_once_and_later_ones_go_straight_to_the_access_poin
 def test_a_configured_bssid_and_channel_are_used_and_not_remembered():
     chip.write_state("wifi", b"up")
     memory = {}
-    problem, ms = join(dict(WIFI, bssid="02:4c:49:4e:54:4c", channel=6), memory)
-    assert problem is None and ms < 300 and "ap" not in memory
+    wifi = dict(WIFI, bssid="02:4c:49:4e:54:4c", channel=6)
+    problem, ms = join(wifi, memory)
+    assert problem is None and ms < 700 and "ap" not in memory  # no scan; DHCP
+    problem, ms = join(wifi, memory)
+    assert problem is None and ms < 300  # no scan, no DHCP
 
 
 def test_a_remembered_access_point_that_is_gone_is_forgotten():
@@ -62,3 +67,31 @@ def test_a_network_out_of_range_says_so_in_words():
     assert problem == ("wifi_not_found", "Wi-Fi %s is not in range" % chip.AP_SSID)
     assert "ap" not in memory
     chip.write_state("wifi", b"up")
+
+
+def test_the_address_from_dhcp_is_kept_for_keep_address_min():
+    chip.write_state("wifi", b"up")
+    memory = {}
+    problem, _ = join(memory=memory)
+    address, leased = memory["ip"][:4], memory["ip"][4]
+    assert problem is None and address[0] == network.WLAN(network.STA_IF).ifconfig()[0]
+    assert abs(leased - time.time()) < 5
+    problem, ms = join(memory=memory)  # the address is used again: no DHCP exchange
+    assert problem is None and ms < 300 and memory["ip"][4] == leased
+    memory["ip"][4] -= 60 * 60 + 1  # an hour later: DHCP again, and the new lease kept
+    problem, ms = join(memory=memory)
+    assert problem is None and 500 <= ms < 900 and memory["ip"][4] > leased - 60
+
+
+def test_no_address_is_kept_when_told_not_to_or_with_a_static_one():
+    chip.write_state("wifi", b"up")
+    memory = {}
+    join(dict(WIFI, keep_address_min=0), memory)
+    problem, ms = join(dict(WIFI, keep_address_min=0), memory)
+    assert problem is None and ms >= 500  # every join asks DHCP
+    static = {"address": "10.42.0.50", "netmask": "255.255.255.0", "gateway": "10.42.0.1",
+              "dns": ["10.42.0.1"]}
+    memory = {}
+    problem, _ = join(dict(WIFI, static=static), memory)
+    assert problem is None and "ip" not in memory
+    assert network.WLAN(network.STA_IF).ifconfig()[0] == "10.42.0.50"
