@@ -22,7 +22,7 @@ wake: 1 requests, 1 connections, 1 TLS handshakes, 2463 B sent, 10186 B received
 [lintel emulate] deep sleep for 278000 ms\r
 Lintel 0.1.0 | board esp32s3-epd75 | device 7cdfa100004c | deep-sleep wake, wake 8 | 2026-11-30T06:10:00Z\r
 battery: 4000 mV, 78 %\r
-wifi: joined lintel-lab in 160 ms (access point remembered)\r
+wifi: joined lintel-lab in 160 ms (access point remembered, address kept)\r
 screen: room | busy until 08:00 | 8 today, 8 tomorrow | unchanged, not redrawn\r
 wake: 2 requests, 1 connections, 1 TLS handshakes, 3900 B sent, 12000 B received, 300 ms, heap 1 B live of 2 B, radio on 250 ms, display 0 ms, 0 B kept\r
 Lintel 0.1.0 | board esp32s3-epd75 | device 7cdfa100004c | deep-sleep wake, wake 9 | 2026-11-30T06:15:00Z\r
@@ -40,6 +40,8 @@ def test_each_complete_wake_is_parsed_and_an_unfinished_one_left_out():
     assert first["at"] == 1796018700  # 2026-11-30T06:05:00Z
     assert (first["join_ms"], first["join"], first["refresh"]) == (160, "remembered", "partial")
     assert (first["ms"], first["radio_ms"], first["tls_handshakes"]) == (260, 200, 1)
+    assert not first["address_kept"] and second["address_kept"]
+    assert (second["join_ms"], second["join"]) == (160, "remembered")
     assert second["refresh"] == "none" and second["requests"] == 2
     assert third["refresh"] == "same"
 
@@ -85,3 +87,10 @@ def test_the_week_adds_up_to_days_on_the_battery(monkeypatch):
     drain = f["battery_capacity_mah"] * f["battery_self_discharge_pct_per_month"] / 100 / 30.44
     assert week["days_on_battery"] == round(usable / (per_day + drain))
     assert week["refreshes"] == {"full": 0, "partial": 700}
+
+
+def test_a_line_the_model_reads_but_cannot_parse_stops_the_bench():
+    changed = CONSOLE.replace("in 160 ms (access point remembered, address kept)",
+                              "in 160 ms (access point remembered, lease kept)")
+    with pytest.raises(SystemExit, match="cannot read this console line: wifi: joined"):
+        energy_bench.parse_wakes(changed)

@@ -97,5 +97,7 @@ def run(board):
             if listen > 0 and board.listen(listen * 1000):
                 continue
             seconds -= listen
+            if seconds <= 0:
+                continue  # the next wake is due (and deepsleep(0) would never end)
         board.sleep(seconds * 1000)
         started = time.ticks_ms()

@@ -48,7 +48,6 @@ class GT911:
         self._power = Pin(power, Pin.OUT) if power is not None else None
         self.address = address
         self.size = None  # (width, height) the controller reports in, once started
-        self._reg = bytearray(2)
         self._points = bytearray(POINT_BYTES * MAX_POINTS)
 
     def start(self):
