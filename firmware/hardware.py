@@ -342,6 +342,11 @@ class Board:
         the touch controller that falls on one of `hits`, the buttons of the screen shown
         ([[action, x, y, w, h], ...], as show() left them in self.hits). A tap elsewhere, or
         with no buttons known, is taken and ignored."""
+        if self._touch is None and self.battery_powered and not self.woken_by_button() and \
+                not self.info.get("touch", {}).get("powered_in_deep_sleep"):
+            # Its supply was off through the sleep: it saw no finger, and starting it (75 ms
+            # with the radio on) would find nothing.
+            return []
         touch = self._touch_controller()
         if touch is None:
             return []
@@ -408,8 +413,8 @@ class Board:
         return self._touch or None
 
     def wait(self, ms):
-        """Stay awake (radio on) for ms, e.g. between sign-in polls; a press ends it early."""
-        machine.lightsleep(ms) if host_link is not None else time.sleep_ms(ms)
+        """Stay awake (radio on) for ms, e.g. between sign-in polls."""
+        time.sleep_ms(ms)
 
     # -- power ----------------------------------------------------------------------------
 

@@ -65,13 +65,9 @@ def deepsleep(time_ms=0):
 
 
 def lightsleep(time_ms=None):
-    # A tap (the emulator's touch file, touch_model.py) ends it early, as the touch
-    # controller's interrupt line would on the chip.
-    end = time.ticks_add(time.ticks_ms(), time_ms or 0)
-    while time.ticks_diff(end, time.ticks_ms()) > 0:
-        if chip.has_state("touch"):
-            return
-        time.sleep_ms(min(100, max(1, time.ticks_diff(end, time.ticks_ms()))))
+    # The timer is the only wake source the firmware sets for a light sleep; a panel that
+    # waits for taps looks at its touch controller between short ones (Board.listen).
+    time.sleep_ms(time_ms or 0)
 
 
 def idle():

@@ -82,8 +82,24 @@ def test_a_controller_that_is_not_a_gt911_is_named():
     expect_error(gt911.from_board(INFO).start, "says it is b'928', not a GT911")
 
 
+def woken(reason):
+    """This boot as a wake from deep sleep by `reason` ("ext0": the wake button, "timer")."""
+    chip.RESET_CAUSE, chip.WAKE_REASON = "deep_sleep", reason
+
+
+def test_a_timer_wake_does_not_start_a_touch_controller_that_slept_unpowered():
+    model = fresh()
+    woken("timer")
+    tap((100, 400))
+    assert TestBoard().take_presses([["book", 20, 364, 245, 108]]) == []
+    assert not model.powered and chip.read_state("touch") == b"100 400\n"
+    woken("ext0")  # the wake button: someone is there
+    assert TestBoard().take_presses([["book", 20, 364, 245, 108]]) == ["book"]
+
+
 def test_taps_on_buttons_become_their_actions_and_taps_elsewhere_nothing():
     fresh()
+    woken("ext0")
     board = TestBoard()
     hits = [["book", 20, 364, 245, 108], ["find", 540, 364, 245, 108]]
     tap((100, 400), (400, 50), (600, 470), (600, 480))  # book, nothing, find, off the button
@@ -97,6 +113,7 @@ def test_taps_on_buttons_become_their_actions_and_taps_elsewhere_nothing():
 def test_a_touch_controller_that_fails_is_a_problem_line_not_a_crash():
     model = fresh()
     model.regs[0x40:0x44] = b"\x00\x00\x00\x00"
+    woken("ext0")
     board = TestBoard()
     tap((100, 400))
     assert board.take_presses([["book", 20, 364, 245, 108]]) == []

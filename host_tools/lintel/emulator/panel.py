@@ -94,6 +94,7 @@ class EmulatedPanel:
         self._download_ack = threading.Event()
         self._stopping = False
         self._asleep_since: float | None = None  # when the chip went into deep sleep
+        self._button_held = False  # the wake button was pressed while the firmware ran
         self._watchdog_checked = 0.0
         self.exit_status = 0
         fifo = state_dir / RENDER_FIFO
@@ -248,8 +249,13 @@ class EmulatedPanel:
                               "WAKE_REASON": "timer", "SLEPT_MS": str(ms)}
             restart = ms / 1000 / self.opt.speed if ms else None
             self._asleep_since = time.monotonic()
-            if self._to_child or self._unread_input():
-                # Someone is typing at the console: wake now, as the wake button would.
+            held, self._button_held = self._button_held, False
+            armed = self._read_state("wake_ext0") or self._read_state("wake_ext1")
+            untaken = (self.state_dir / "touch").exists()
+            if self._to_child or self._unread_input() or (held and armed and untaken):
+                # Someone is typing at the console (wake now, as the wake button would), or
+                # pressed the wake button while the firmware ran and tapped where it did not
+                # look: the button still held, its level wakes the chip at once.
                 self._boot_env["WAKE_REASON"] = "ext0"
                 restart = 0.0
         elif code == 0:
@@ -430,6 +436,11 @@ class EmulatedPanel:
             # (A firmware that did not arm its wake pin sleeps on, as the chip would.)
             self._boot_env = {**self._boot_env, "WAKE_REASON": "ext0"}
             self._restart_at = 0.0
+        elif self._child is not None:
+            # Pressed while the firmware runs: if it sleeps before taking the taps, the
+            # button is taken as still held, and its level wakes the chip at once (ext0 wakes
+            # on the level, not an edge).
+            self._button_held = True
         self._poke()
 
     def _poke(self) -> None:
