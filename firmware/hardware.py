@@ -308,13 +308,15 @@ class Board:
         kept = LastFrame(SHOWN_FRAME, epd.width // 8, epd.height)
         old = None if full else kept.open()
         window = None  # None: the whole screen, every pixel driven
+        bands = None  # the kept frame's bands to rewrite; None: all
         try:
             if old is not None:
+                bands = []
                 try:
-                    window = changed(old, frame, epd.width // 8, epd.height)
+                    window = changed(old, frame, epd.width // 8, epd.height, bands)
                 except OSError:  # a band of the kept frame unreadable: do without it
                     old.close()
-                    old = None
+                    old = bands = None
                 else:
                     if window is None:
                         return "none"
@@ -324,7 +326,7 @@ class Board:
             else:
                 epd.partial(frame, *(window or (0, 0, epd.width, epd.height)), old=old)
             epd.sleep()
-            kept.save(frame, window)
+            kept.save(frame, bands)
             self.kept_bytes += kept.written
         except EpdError as e:
             print("problem: display | %s" % e)

@@ -38,20 +38,17 @@ class LastFrame:
             return None
         return _BandedFrame(self)
 
-    def save(self, frame, window=None):
-        """Keep frame as the one shown. window (x, y, w, h): where it differs from the frame
-        kept (the bands outside it are kept as they are); None: all of it."""
+    def save(self, frame, bands=None):
+        """Keep frame as the one shown. bands: the numbers of the bands where it differs from
+        the frame kept (changed() finds them; the others are kept as they are); None: all."""
         row = rows(frame, self.row_bytes)
-        first, last = 0, self.bands - 1
-        if window is not None:
-            first, last = window[1] // BAND_ROWS, (window[1] + window[3] - 1) // BAND_ROWS
         try:
             os.mkdir(self.path)
         except OSError:
             pass  # there already
         self.forget(bands=False)
         self.written = 0
-        for band in range(first, last + 1):
+        for band in range(self.bands) if bands is None else bands:
             with open(self._name(band), "wb") as f:
                 for y in range(band * BAND_ROWS, min(self.height, (band + 1) * BAND_ROWS)):
                     self.written += f.write(row(y))
@@ -98,9 +95,10 @@ class _BandedFrame:
             self._band = None
 
 
-def changed(old, new, row_bytes, height):
+def changed(old, new, row_bytes, height, bands=None):
     """(x, y, w, h) around every pixel where new differs from old, in whole bytes (x and w
-    multiples of 8), or None when they are the same."""
+    multiples of 8), or None when they are the same. bands: a list that receives the numbers
+    of the bands (BAND_ROWS rows each) with a change, for LastFrame.save()."""
     was, now = rows(old, row_bytes), rows(new, row_bytes)
     top = bottom = None
     left, right = row_bytes, -1
@@ -114,6 +112,8 @@ def changed(old, new, row_bytes, height):
         if top is None:
             top = y
         bottom = y
+        if bands is not None and (not bands or bands[-1] != y // BAND_ROWS):
+            bands.append(y // BAND_ROWS)
         digits = "%x" % diff
         left = min(left, last - (len(digits) - 1) // 2)
         right = max(right, last - (len(digits) - len(digits.rstrip("0"))) // 2)

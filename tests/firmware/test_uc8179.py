@@ -236,10 +236,14 @@ def test_the_kept_frame_rewrites_only_the_bands_that_changed():
     frame = kept.open()
     assert len(frame) == RB * H and bytes(frame.row(7)) == bytes(a[7 * RB:8 * RB])
     frame.close()
-    # Rows 45..84 changed: bands 1 and 2 (rows 40..119) are written, nothing else.
-    b = with_window(a, pattern(12), 0, W, 45, 85)
-    kept.save(uc8179_rows_only(b), (0, 45, W, 40))
-    assert kept.written == 2 * last_frame.BAND_ROWS * RB
+    # Rows 45..84 and 400..401 changed: bands 1, 2 and 10 are written, nothing else, though
+    # the window around the change spans rows 45..401.
+    b = with_window(with_window(a, pattern(12), 0, W, 45, 85), pattern(13), 80, 96, 400, 402)
+    bands = []
+    assert last_frame.changed(a, b, RB, H, bands) == (0, 45, W, 357)
+    assert bands == [1, 2, 10]
+    kept.save(uc8179_rows_only(b), bands)
+    assert kept.written == 3 * last_frame.BAND_ROWS * RB
     frame = kept.open()
     assert bytes(frame.row(H - 1)) == bytes(b[(H - 1) * RB:])
     assert last_frame.changed(frame, b, RB, H) is None
