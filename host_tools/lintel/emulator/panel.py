@@ -94,7 +94,7 @@ class EmulatedPanel:
         self._download_ack = threading.Event()
         self._stopping = False
         self._asleep_since: float | None = None  # when the chip went into deep sleep
-        self._button_held = False  # the wake button was pressed while the firmware ran
+        self._button = False  # the wake button was pressed (SIGUSR1), not yet acted on
         self._watchdog_checked = 0.0
         self.exit_status = 0
         fifo = state_dir / RENDER_FIFO
@@ -124,6 +124,7 @@ class EmulatedPanel:
                             timeout = min(timeout, self._restart_at - now)
                 for key, _ in self._sel.select(timeout):
                     key.data()
+                self._check_button()
                 self._check_watchdog()
                 self._check_download()
         finally:
@@ -249,10 +250,9 @@ class EmulatedPanel:
                               "WAKE_REASON": "timer", "SLEPT_MS": str(ms)}
             restart = ms / 1000 / self.opt.speed if ms else None
             self._asleep_since = time.monotonic()
-            held, self._button_held = self._button_held, False
-            armed = self._read_state("wake_ext0") or self._read_state("wake_ext1")
+            held, self._button = self._button, False
             untaken = (self.state_dir / "touch").exists()
-            if self._to_child or self._unread_input() or (held and armed and untaken):
+            if self._to_child or self._unread_input() or (held and self._armed() and untaken):
                 # Someone is typing at the console (wake now, as the wake button would), or
                 # pressed the wake button while the firmware ran and tapped where it did not
                 # look: the button still held, its level wakes the chip at once.
@@ -429,19 +429,25 @@ class EmulatedPanel:
         """The board's wake button (SIGUSR1 to `lintel emulate`; also sent with every tap): a
         panel in deep sleep wakes now (the e-paper board's touch controller is unpowered in
         deep sleep, so a finger alone would not wake it); one awake sees the taps at its next
-        look."""
-        # No lock here: this runs in a signal handler, perhaps while the loop holds it.
-        armed = self._read_state("wake_ext0") or self._read_state("wake_ext1")
-        if self._child is None and self._boot_env.get("RESET_CAUSE") == "deep_sleep" and armed:
+        look. Only noted here, in a signal handler: the loop acts on it (_check_button)."""
+        self._button = True
+        self._poke()
+
+    def _check_button(self) -> None:
+        if not self._button or self._child is not None:
+            # Pressed while the firmware runs: if it sleeps before taking the taps, the
+            # button is taken as still held, and its level wakes the chip at once (ext0
+            # wakes on the level, not an edge): _after_exit.
+            return
+        self._button = False
+        if self._boot_env.get("RESET_CAUSE") == "deep_sleep" and self._restart_at != 0.0 \
+                and self._armed():
             # (A firmware that did not arm its wake pin sleeps on, as the chip would.)
             self._boot_env = {**self._boot_env, "WAKE_REASON": "ext0"}
             self._restart_at = 0.0
-        elif self._child is not None:
-            # Pressed while the firmware runs: if it sleeps before taking the taps, the
-            # button is taken as still held, and its level wakes the chip at once (ext0 wakes
-            # on the level, not an edge).
-            self._button_held = True
-        self._poke()
+
+    def _armed(self) -> bool:
+        return bool(self._read_state("wake_ext0") or self._read_state("wake_ext1"))
 
     def _poke(self) -> None:
         try:
