@@ -16,7 +16,7 @@ _WHOLE = "whole"  # written after the bands: without it they may be of two frame
 
 class LastFrame:
     """The frame kept in a folder as bands of BAND_ROWS rows, one file each, so that a redraw
-    rewrites only the bands it changed: a clock's new minute is one flash block, not twelve
+    rewrites only the bands it changed: a clock's new minute is two flash blocks, not twelve
     (a 4 KiB block erase takes about 45 ms; docs/energy.md). A file "whole" marks a complete
     frame; it is removed while bands are written, so a power cut in between leaves no frame
     rather than a mixed one."""
