@@ -54,12 +54,17 @@ def _show_setup(board, reason, words):
         "words": words, "action": "Push a configuration: lintel config push panel.toml"}).encode())
 
 
+def _banner(board, memory, cause):
+    # The first line of every wake: what a technician and the benchmarks look for.
+    print("Lintel %s | board %s | device %s | %s, wake %d | %s" % (
+        VERSION, board.name, board.device_id, cause, memory["wakes"],
+        clock.format_iso_z(clock.now())))
+
+
 def run(board):
     started = time.ticks_ms()
     memory = _memory(board)
-    print("Lintel %s | board %s | device %s | %s, wake %d | %s" % (
-        VERSION, board.name, board.device_id, board.reset_cause(), memory["wakes"],
-        clock.format_iso_z(clock.now())))
+    _banner(board, memory, board.reset_cause())
     board.mount_cfg()
     doc = _load(board)
     while doc is None:
@@ -89,15 +94,16 @@ def run(board):
             seconds = wake.RETRY_S
         board.rtc_memory(json.dumps(memory).encode())
         wake.report(w, started)
-        started = time.ticks_ms()
         if board.battery_powered and (w.attended or board.woken_by_button()):
             # Someone is at the door, and the touch controller is off in deep sleep: stay
             # awake for their next tap (power.listen_s); one wakes the panel at once.
             listen = min(seconds, power.listen_s(doc))
-            if listen > 0 and board.listen(listen * 1000):
-                continue
+            tapped = listen > 0 and board.listen(listen * 1000)
             seconds -= listen
-            if seconds <= 0:
-                continue  # the next wake is due (and deepsleep(0) would never end)
+            if tapped or seconds <= 0:  # (and deepsleep(0) would never end)
+                memory["wakes"] += 1
+                _banner(board, memory, "tap while listening" if tapped else "after listening")
+                started = time.ticks_ms()
+                continue
         board.sleep(seconds * 1000)
         started = time.ticks_ms()
