@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -336,36 +337,50 @@ def room_list_seed(tmp: Path) -> Path:
 
 def one_wake(lab, flash: Path, heap_k: int, work: Path, events: int, find: bool = False) -> dict:
     """One wake of a copy of the signed-in flash under -X heapsize=heap_k K; it fits when it
-    shows the room with `events` meetings in the agenda (with `find`: a press of "find a room"
-    before the wake, and the rooms screen with the THIRTY others), and met no MemoryError."""
-    from lintel.emulator.background import press
+    shows the room with `events` meetings in the agenda (with `find`: the wake after it, which
+    a tap on "find a room" with the wake button starts, shows the rooms screen with the THIRTY
+    others), and met no MemoryError."""
+    from lintel.emulator.background import button_middle, tap
+    from lintel.errors import LintelError
 
     folder = work / f"heap-{heap_k}k"
+    state = folder / "state"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     copy = folder / "flash.bin"
     shutil.copyfile(flash, copy)
-    if find:
-        press(folder / "state", "find")
     log = folder / "console.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lintel", "emulate", "--flash", str(copy), "--once",
-         "--dump-view", "--heap", f"{heap_k}K", "--state", str(folder / "state"), "--log",
-         str(log), "--mac", "7c:df:a1:00:00:4c"],
+        [sys.executable, "-m", "lintel", "emulate", "--flash", str(copy), "--heap",
+         f"{heap_k}K", "--state", str(state), "--log", str(log), "--mac", "7c:df:a1:00:00:4c",
+         *([] if find else ["--once", "--dump-view"])],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=lab.env)
     # An exception that escapes the app (a MemoryError while importing it, say) leaves the
     # firmware at the REPL, awake: end the run once the REPL's banner shows.
-    deadline, at_repl = time.monotonic() + 60, False
+    deadline, at_repl, tapped = time.monotonic() + 60, False, False
     while proc.poll() is None:
         text = log.read_text(errors="replace") if log.exists() else ""
         at_repl = REPL_BANNER in text
-        if at_repl or time.monotonic() > deadline:
+        wakes = text.count("\nwake: ")
+        if find and not tapped and wakes == 1 and "deep sleep for" in text:
+            # The room is shown and the panel asleep: someone taps "find a room".
+            tapped = True
+            try:
+                tap(state, *button_middle(state, "find"))
+            except LintelError:  # the room was not drawn: this heap does not fit
+                proc.terminate()
+                break
+            proc.send_signal(signal.SIGUSR1)
+        if at_repl or time.monotonic() > deadline or (find and wakes >= 2):
             proc.terminate()
             break
         time.sleep(0.1)
     stdout = proc.communicate(timeout=30)[0]
     console = log.read_text(errors="replace") if log.exists() else ""
     view = None
+    if find:
+        stdout = "\n" + ((state / "view.json").read_text() if (state / "view.json").exists()
+                         else "")
     if "\n{" in stdout:
         try:
             view = json.loads(stdout[stdout.index("\n{") + 1:])
@@ -376,7 +391,8 @@ def one_wake(lab, flash: Path, heap_k: int, work: Path, events: int, find: bool 
         agenda = len(view["agenda"]["today"]) + len(view["agenda"]["tomorrow"]) + sum(
             view["agenda"].get("more", {}).values())
     memory_error = "MemoryError" in console or "memory allocation failed" in console
-    m = WAKE_LINE.search(console)
+    found = list(WAKE_LINE.finditer(console))
+    m = found[-1] if found else None  # with find, the find wake's
     shutil.rmtree(folder, ignore_errors=True)
     # Where it ran out: the innermost frames of the traceback, or the panel's problem line.
     lines = [x.strip() for x in console.splitlines()]
