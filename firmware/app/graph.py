@@ -6,6 +6,7 @@
 import time
 
 from app import clock, jsonstream
+from app.backend import BackendError
 from app.entra import SignInRequired
 from app.http import quote, retry_after, split_url
 from app.http_errors import HttpError
@@ -18,19 +19,6 @@ INLINE_RETRY_MAX = 3  # a Retry-After up to this many seconds is waited out in t
 RETRY_AFTER_CAP = 900  # a longer Retry-After still wakes the panel again within 15 minutes
 MAX_ITEM = 4096  # the largest single event or room the stream reader holds
 MAX_SCHEDULE_ITEM = 8192  # one room's getSchedule answer holds its meetings in the window
-
-
-class GraphError(Exception):
-    """A Graph call that did not work. `kind`: forbidden, not_found, throttled, unavailable,
-    rejected, bad_response; `words` for the screen; `retry_after` in seconds."""
-
-    def __init__(self, kind, words, status=None, code=None, retry_after=None):
-        super().__init__(words)
-        self.kind = kind
-        self.words = words
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
 
 
 class Graph:
@@ -124,7 +112,7 @@ class Graph:
             url = top.get("@odata.nextLink")
             if url is not None and (not isinstance(url, str) or not self._same_origin(url)):
                 # The bearer token goes to the configured Graph host and nowhere else.
-                raise GraphError("bad_response", "Graph sent a next page on another host")
+                raise BackendError("bad_response", "Graph sent a next page on another host")
 
     def _same_origin(self, url):
         try:
@@ -133,7 +121,7 @@ class Graph:
             return False
 
     def _send(self, method, url, body=None, stream=False):
-        """The response of a request that worked (2xx); GraphError for any other answer. One
+        """The response of a request that worked (2xx); BackendError for any other answer. One
         401 renews the access token and tries again (a second is SignInRequired); a short
         Retry-After is waited out once."""
         renewed = waited = False
@@ -166,7 +154,7 @@ def _json(r):
     try:
         return r.json()
     except HttpError:
-        raise GraphError("bad_response", "Graph sent a damaged answer", r.status_code) from None
+        raise BackendError("bad_response", "Graph sent a damaged answer", r.status_code) from None
 
 
 def _error(r):
@@ -183,17 +171,17 @@ def _error(r):
 
 def _graph_error(status, code, wait):
     if status == 403:
-        return GraphError("forbidden", "the service account lacks rights on this room",
+        return BackendError("forbidden", "the service account lacks rights on this room",
                           status, code)
     if status == 404:
-        return GraphError("not_found", "Graph does not know this mailbox or event", status, code)
+        return BackendError("not_found", "Graph does not know this mailbox or event", status, code)
     if status in (429, 503, 504):
-        return GraphError("throttled", "Graph asked the panel to slow down", status, code,
+        return BackendError("throttled", "Graph asked the panel to slow down", status, code,
                           wait if wait is not None else 60)
     if status >= 500:
-        return GraphError("unavailable", "Graph had a server error (HTTP %d)" % status, status,
+        return BackendError("unavailable", "Graph had a server error (HTTP %d)" % status, status,
                           code, wait if wait is not None else 60)
-    return GraphError("rejected", "Graph refused the request (HTTP %d%s)" % (
+    return BackendError("rejected", "Graph refused the request (HTTP %d%s)" % (
         status, ", " + code if code else ""), status, code)
 
 
@@ -208,20 +196,21 @@ def _when(t):
 def _time(value):
     # {"dateTime": "2026-11-25T09:00:00.0000000", "timeZone": "UTC"}, asked for in UTC
     if not isinstance(value, dict):
-        raise GraphError("bad_response", "Graph sent an event without a time")
+        raise BackendError("bad_response", "Graph sent an event without a time")
     zone = value.get("timeZone", "UTC")
     if zone not in ("UTC", "Etc/UTC", "tzone://Microsoft/Utc"):
-        raise GraphError("bad_response", "Graph answered in time zone %s, not UTC" % zone[:40])
+        raise BackendError("bad_response", "Graph answered in time zone %s, not UTC" % zone[:40])
     try:
         return clock.parse_iso(value["dateTime"])
     except (KeyError, ValueError):
-        raise GraphError("bad_response", "Graph sent an event time the panel cannot read") from None
+        raise BackendError("bad_response", "Graph sent an event time the panel cannot "
+                           "read") from None
 
 
 def compact_event(doc):
     """What the panel keeps of a Graph event: a few hundred bytes, JSON-serialisable."""
     if not isinstance(doc, dict) or not doc.get("id"):
-        raise GraphError("bad_response", "Graph sent an event without an id")
+        raise BackendError("bad_response", "Graph sent an event without an id")
     organizer = doc.get("organizer") or {}
     who = organizer.get("emailAddress") or {}
     return {

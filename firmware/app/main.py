@@ -75,12 +75,6 @@ def run(board):
         board.sleep(NOT_CONFIGURED_RETRY_MS)
         doc = _load(board)
     print("state: configured | " + config.describe(doc))
-    if doc["backend"]["type"] != "graph":
-        # Exchange on-premises (EWS) arrives with issue 7.
-        print("problem: backend | this firmware does not speak %s yet | push a configuration "
-              "with [backend] type = \"graph\"" % doc["backend"]["type"])
-        while True:
-            board.sleep(doc["schedule"]["refresh_min"] * 60 * 1000)
     from app import power, wake
 
     while True:

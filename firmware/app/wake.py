@@ -1,5 +1,6 @@
-# One wake of a room panel on Microsoft 365 (../shared/DESIGN.md, "One wake of a battery
-# panel"): join Wi-Fi, one kept-alive HTTPS session, sign in or refresh, act on presses, read
+# One wake of a room panel on Microsoft 365 or Exchange on premises (../shared/DESIGN.md, "One
+# wake of a battery panel"): join Wi-Fi, one kept-alive HTTPS session, sign in or refresh
+# (Graph; EWS signs in with the service account's password), act on presses, read
 # the room's calendar for today and tomorrow, release no-shows, show the view model, and say
 # how long to sleep. Every failure becomes a problem screen with what an admin should do; the
 # next wake tries again by itself.
@@ -10,8 +11,9 @@ import json
 import time
 
 from app import clock, http_tls, power, room, seal, words
+from app.backend import BackendError
 from app.entra import REFRESH_MARGIN, Entra, SignInError, SignInRequired
-from app.graph import Graph, GraphError
+from app.graph import Graph
 from app.http import Session
 from app.http_errors import HttpError, TlsError
 from app.tokens import TokenStore
@@ -99,8 +101,8 @@ class Wake:
             self.session = session
             try:
                 return self._online(session)
-            except GraphError as e:
-                return self._graph_problem(e)
+            except BackendError as e:
+                return self._backend_problem(e)
             except SignInError as e:
                 return self._problem("signin_service", e.words, "The panel tries again by "
                                      "itself; check the [backend] tenant and client_id.",
@@ -117,8 +119,15 @@ class Wake:
             # esp32 port's mbedTLS checks certificate dates. The last time this panel read the
             # calendar is a time the certificates were valid at; then any answer has the time.
             self._restore_clock()
-            session.head(backend["graph_host"] + "/v1.0/").close()
+            session.head(backend["url"] if backend["type"] == "ews" else
+                         backend["graph_host"] + "/v1.0/").close()
             self._sync_clock()
+        if backend["type"] == "ews":
+            # Exchange on premises: the service account's own credentials, no sign-in flow.
+            from app.ews import Ews
+
+            self.account = {"upn": backend["account"]}
+            return self._room(Ews(session, backend), self.account)
         store = TokenStore(self.board, backend)
         entra = Entra(session, backend)
         tokens = store.load()
@@ -479,20 +488,37 @@ class Wake:
 
     # -- problems and the screen -------------------------------------------------------------
 
-    def _graph_problem(self, e):
+    def _backend_problem(self, e):
         address = self.mailbox["address"]
+        ews = self.config["backend"]["type"] == "ews"
+        user = (self.account or {}).get("upn") or "<service account>"
+        release = self.config["booking"].get("auto_release_min")
+        if e.kind == "forbidden" and ews:
+            # Exchange Server: PublishingEditor to read and write the room's calendar; declining
+            # a no-show answers for the room, which a delegate does (Send on Behalf).
+            delegate = "; and Set-Mailbox -Identity %s -GrantSendOnBehalfTo @{Add=\"%s\"}" % (
+                address, user) if release else ""
+            return self._problem("forbidden", e.words, "In the Exchange Management Shell: "
+                                 "Add-MailboxFolderPermission -Identity %s:\\Calendar -User %s "
+                                 "-AccessRights PublishingEditor%s" % (address, user, delegate))
         if e.kind == "forbidden":
             # Declining a no-show answers for the room: only a delegate may (Graph, "Share or
             # delegate a calendar in Outlook"); booking, extending and ending need Editor.
-            delegate = " -SharingPermissionFlags Delegate" if self.config["booking"].get(
-                "auto_release_min") else ""
+            delegate = " -SharingPermissionFlags Delegate" if release else ""
             return self._problem("forbidden", e.words, "In Exchange Online PowerShell: "
                                  "Add-MailboxFolderPermission -Identity %s:\\Calendar -User %s "
-                                 "-AccessRights Editor%s" % (address, (self.account or {}).get(
-                                     "upn") or "<service account>", delegate))
+                                 "-AccessRights Editor%s" % (address, user, delegate))
         if e.kind == "not_found":
-            return self._problem("not_found", "Graph does not know the mailbox %s" % address,
-                                 "Check [room] mailbox in panel.toml and push it again.")
+            return self._problem("not_found", "%s does not know the mailbox %s" % (
+                "Exchange" if ews else "Graph", address), "Check [room] mailbox in panel.toml "
+                "and push it again.")
+        if e.kind == "credentials":
+            action = "Check [backend] account and password in panel.toml and push it again " \
+                "(lintel config push); a locked-out account needs unlocking in Active Directory."
+            if e.code == "no_ntlm":
+                action = "Enable Windows authentication on the EWS virtual directory, or set " \
+                    "[backend] auth = \"basic\" in panel.toml and push it again."
+            return self._problem("credentials", e.words, action)
         if e.kind in ("throttled", "unavailable"):
             return self._problem(e.kind, e.words, "Nothing to do: the panel tries again by "
                                  "itself.", e.retry_after)
@@ -515,7 +541,9 @@ class Wake:
         # be the cause: the next join asks DHCP again.
         self.memory.pop("ip", None)
         return self._problem("network", str(e), "Check the network and firewall: the panel "
-                             "needs HTTPS (port 443) to its Microsoft 365 hosts.")
+                             "needs HTTPS (port 443) to its %s." % (
+                                 "Exchange server" if self.config["backend"]["type"] == "ews"
+                                 else "Microsoft 365 hosts"))
 
     def _problem(self, kind, text, action, retry_after=None):
         wait = int(retry_after) if retry_after else RETRY_S

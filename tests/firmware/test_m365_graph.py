@@ -6,6 +6,7 @@ import time
 from m365_helpers import TestBoard, admin, backend, cfg, raises, session, signed_in
 
 from app import clock, entra, graph, http_errors, tokens, wake
+from app.backend import BackendError
 
 ROOM = "room-3.12@contoso.example"  # editor rights for the service account; cleared per test
 READ_ONLY = "room-4.08@contoso.example"  # reviewer rights
@@ -153,12 +154,12 @@ def test_an_access_token_near_its_end_is_refreshed_before_use():
 def test_no_rights_read_only_and_unknown_mailboxes_are_distinct_errors():
     with session() as s:
         g = client(s)
-        e = raises(graph.GraphError, day, g, NO_RIGHTS)
+        e = raises(BackendError, day, g, NO_RIGHTS)
         assert e.kind == "forbidden" and e.status == 403 and e.code == "ErrorAccessDenied"
         now = clock.now()
-        e = raises(graph.GraphError, g.create_event, READ_ONLY, "x", now, now + 900)
+        e = raises(BackendError, g.create_event, READ_ONLY, "x", now, now + 900)
         assert e.kind == "forbidden"
-        e = raises(graph.GraphError, day, g, "nobody@contoso.example")
+        e = raises(BackendError, day, g, "nobody@contoso.example")
         assert e.kind == "not_found" and e.status == 404
         # The admin grants the right (Add-MailboxFolderPermission): the next read works.
         admin("POST", "rooms/rights", {"room": NO_RIGHTS, "delegate": "editor"})
@@ -177,13 +178,13 @@ def test_throttling_short_waits_are_waited_out_long_ones_are_reported():
         day(g)  # waited 0.5 s, then the answer
         assert time.ticks_diff(time.ticks_ms(), started) >= 500
         admin("POST", "faults", {"path": path, "status": 429, "retry_after": "120"})
-        e = raises(graph.GraphError, day, g)
+        e = raises(BackendError, day, g)
         assert e.kind == "throttled" and e.retry_after == 120 and e.code == "ApplicationThrottled"
         admin("POST", "faults", {"path": path, "status": 503, "retry_after": "7200"})
-        e = raises(graph.GraphError, day, g)
+        e = raises(BackendError, day, g)
         assert e.retry_after == graph.RETRY_AFTER_CAP
         admin("POST", "faults", {"path": path, "status": 500})
-        e = raises(graph.GraphError, day, g)
+        e = raises(BackendError, day, g)
         assert e.kind == "unavailable" and e.retry_after == 60
         day(g)  # every fault was one-shot: the room reads again
 
@@ -206,7 +207,7 @@ def test_a_next_page_on_another_host_is_refused_not_followed():
     admin("POST", "faults", {"path": "/v1.0/users/*/calendar/calendarView", "status": 200,
                              "body": body})
     with session() as s:
-        e = raises(graph.GraphError, day, client(s))
+        e = raises(BackendError, day, client(s))
         assert e.kind == "bad_response" and "another host" in e.words
 
 
