@@ -752,13 +752,13 @@ def rights(t: Tenant, user: sqlite3.Row, mb: Mailbox) -> str:
 # -- stored events -------------------------------------------------------------------------------
 
 
-def _attendee(name: str | None, address: str, kind: str = "required", response: str = "none",
+def attendee_json(name: str | None, address: str, kind: str = "required", response: str = "none",
               when: str = ZERO_TIME) -> dict:
     return {"type": kind, "status": {"response": response, "time": when},
             "emailAddress": {"name": name or address, "address": address}}
 
 
-def _location(name: str | None) -> dict:
+def location_json(name: str | None) -> dict:
     if not name:
         return {"displayName": "", "locationType": "default", "uniqueIdType": "unknown",
                 "address": {}, "coordinates": {}}
@@ -790,15 +790,15 @@ def new_event(mb: Mailbox, *, subject: str, body: str = "", body_type: str = "ht
         if room.get("remove_private_property", True) and sensitivity == "private":
             sensitivity = "normal"
         if not any(a["emailAddress"]["address"].lower() == mb.address.lower() for a in people):
-            people.append(_attendee(mb.name, mb.address, "resource", "accepted", iso_z(now)))
+            people.append(attendee_json(mb.name, mb.address, "resource", "accepted", iso_z(now)))
     elif invite and not any(a["emailAddress"]["address"].lower() == mb.address.lower()
                             for a in people):
-        people.append(_attendee(mb.name, mb.address))
+        people.append(attendee_json(mb.name, mb.address))
     if cancelled:
         subject = "Canceled: " + subject
         show_as = "free"
     if location is None:
-        location = _location(mb.name if mb.room is not None else None)
+        location = location_json(mb.name if mb.room is not None else None)
     ical = (ICAL_PREFIX + "00000000" + struct.pack("<Q", int((now + 11644473600) * 1e7)).hex()
             + "0" * 16 + "10000000" + uuid.UUID(key).hex).upper()
     return {
@@ -1117,7 +1117,7 @@ class View:
     text_body: bool = False
 
 
-def _text(content: str, content_type: str) -> str:
+def plain_text(content: str, content_type: str) -> str:
     if content_type.lower() != "html":
         return content
     return html.unescape(_TAG.sub(" ", re.sub(r"(?is)<(style|head)[^>]*>.*?</\1>", " ", content)))
@@ -1144,11 +1144,11 @@ def render(v: View, inst: Inst) -> dict:
     body = d["body"]
     content, ctype = body["content"], body["contentType"]
     if v.text_body and ctype == "html":
-        content, ctype = _text(content, ctype).strip(), "text"
+        content, ctype = plain_text(content, ctype).strip(), "text"
     elif ctype == "html" and content and not content.lstrip().lower().startswith("<html"):
         content = ("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; "
                    "charset=utf-8\"></head><body>" + content + "</body></html>")
-    preview = " ".join(_text(body["content"], body["contentType"]).split())[:255]
+    preview = " ".join(plain_text(body["content"], body["contentType"]).split())[:255]
     zone = find_zone(d["tz"]) or UTC_ZONE
     end_zone = find_zone(d.get("end_tz", d["tz"])) or zone
     ical = d["ical"]
@@ -1274,7 +1274,7 @@ def add_events_from_spec(t: Tenant, spec: dict, now: float) -> tuple[Mailbox, li
     for a in spec.get("attendees", []):
         name, address = _person(a)
         known = find_mailbox(t, address)
-        people.append(_attendee(name or (known.name if known else address),
+        people.append(attendee_json(name or (known.name if known else address),
                                 known.address if known else address,
                                 a.get("type", "required") if isinstance(a, dict) else "required"))
     text = spec.get("body", "")
@@ -1293,7 +1293,7 @@ def add_events_from_spec(t: Tenant, spec: dict, now: float) -> tuple[Mailbox, li
                 show_as=spec.get("show_as", "free" if all_day else "busy"),
                 importance=spec.get("importance", "normal"), categories=spec.get("categories"),
                 cancelled=spec.get("cancelled", False),
-                location=_location(spec["location"]) if "location" in spec else None,
+                location=location_json(spec["location"]) if "location" in spec else None,
                 online=spec.get("online", False), invite=invite, now=now, key=key)
             if "recurrence" in spec:
                 first = dt.datetime.fromtimestamp(s, office.tz).date()
@@ -1672,7 +1672,7 @@ def _parse_people(req: Request, name: str, v: Any) -> list[dict]:
         kind = str(a.get("type") or "required").lower()
         if kind not in ("required", "optional", "resource"):
             raise _bad_value(req, name, a.get("type"), "microsoft.graph.attendeeType")
-        out.append(_attendee(email.get("name") or display_name(req.tenant, address), address,
+        out.append(attendee_json(email.get("name") or display_name(req.tenant, address), address,
                              kind))
     return out
 
@@ -1749,7 +1749,7 @@ def parse_event(req: Request, obj: dict) -> dict[str, Any]:
             if not isinstance(loc, dict) or not isinstance(loc.get("displayName", ""), str):
                 raise _bad_value(req, name, v, "microsoft.graph.location")
             if name == "location" or "location" not in fields:
-                out["location"] = _location(loc.get("displayName"))
+                out["location"] = location_json(loc.get("displayName"))
         elif name == "attendees":
             out[name] = _parse_people(req, name, v)
         elif name == "reminderMinutesBeforeStart":
@@ -1766,7 +1766,7 @@ def parse_event(req: Request, obj: dict) -> dict[str, Any]:
     return out
 
 
-def _apply(target: dict, ch: dict[str, Any]) -> None:
+def apply_changes(target: dict, ch: dict[str, Any]) -> None:
     """Copy parsed changes (not start/end/recurrence) into stored event data (or into an
     occurrence's exception)."""
     if "subject" in ch:
@@ -1793,17 +1793,33 @@ def _apply(target: dict, ch: dict[str, Any]) -> None:
             target[internal] = ch[name]
 
 
-def _check_times(req: Request, start: float, end: float, all_day: bool, zone: Zone,
-                 end_zone: Zone) -> None:
+class EventError(ValueError):
+    """A change the calendar refuses, with Graph's error code and message."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def check_times(start: float, end: float, all_day: bool, zone: Zone, end_zone: Zone) -> None:
+    """EventError if an event cannot have these times."""
     if end < start:
-        raise fail(req, 400, "ErrorPropertyValidationFailure", VALIDATION + " (The end is "
-                   "before the start.)")
+        raise EventError("ErrorPropertyValidationFailure", VALIDATION + " (The end is before "
+                         "the start.)")
     if all_day:
         s = dt.datetime.fromtimestamp(start, zone.tz)
         e = dt.datetime.fromtimestamp(end, end_zone.tz)
         if s.time() != dt.time(0) or e.time() != dt.time(0) or end <= start:
-            raise fail(req, 400, "ErrorPropertyValidationFailure", VALIDATION + " (An all-day "
-                       "event starts and ends at midnight.)")
+            raise EventError("ErrorPropertyValidationFailure", VALIDATION + " (An all-day "
+                             "event starts and ends at midnight.)")
+
+
+def _check_times(req: Request, start: float, end: float, all_day: bool, zone: Zone,
+                 end_zone: Zone) -> None:
+    try:
+        check_times(start, end, all_day, zone, end_zone)
+    except EventError as e:
+        raise fail(req, 400, e.code, e.message) from None
 
 
 # -- the calendar: calendarView, events ----------------------------------------------------------
@@ -1972,21 +1988,35 @@ def list_events(req: Request) -> Response:
     return ok(req, body, extra=_applied(applied))
 
 
+class BadId(ValueError):
+    """A text that is not an event id at all (malformed)."""
+
+
+def lookup_inst(t: Tenant, mb: Mailbox, raw: str) -> Inst:
+    """The event (or occurrence) an id names in mailbox `mb`: BadId if it is not an id,
+    LookupError if no such event or occurrence is in that mailbox (the EWS side uses it too)."""
+    parsed = parse_event_id(raw)
+    if parsed is None:
+        raise BadId(raw)
+    oid, key, occ = parsed
+    row = t.store.one("SELECT * FROM graph_events WHERE key = ?", (key,))
+    if row is None or oid != mb.oid.lower() or row["mailbox"].lower() != mb.address.lower():
+        raise LookupError(raw)
+    inst = occurrence_inst(row, occ) if occ else master_inst(row)
+    if inst is None:
+        raise LookupError(raw)
+    return inst
+
+
 def find_inst(req: Request, mb: Mailbox) -> Inst:
     """The event (or occurrence) the path's id names in mailbox `mb`: 400 ErrorInvalidIdMalformed,
     404 ErrorItemNotFound."""
-    raw = unquote(req.params["id"])
-    parsed = parse_event_id(raw)
-    if parsed is None:
-        raise fail(req, 400, "ErrorInvalidIdMalformed", "Id is malformed.")
-    oid, key, occ = parsed
-    row = req.tenant.store.one("SELECT * FROM graph_events WHERE key = ?", (key,))
-    if row is None or oid != mb.oid.lower() or row["mailbox"].lower() != mb.address.lower():
-        raise item_not_found(req)
-    inst = occurrence_inst(row, occ) if occ else master_inst(row)
-    if inst is None:
-        raise item_not_found(req)
-    return inst
+    try:
+        return lookup_inst(req.tenant, mb, unquote(req.params["id"]))
+    except BadId:
+        raise fail(req, 400, "ErrorInvalidIdMalformed", "Id is malformed.") from None
+    except LookupError:
+        raise item_not_found(req) from None
 
 
 def _event_response(req: Request, mb: Mailbox, inst: Inst, status: int = 200,
@@ -2029,7 +2059,7 @@ def create_event(req: Request) -> Response:
                      show_as=ch.get("showAs", "busy"), importance=ch.get("importance", "normal"),
                      categories=ch.get("categories"), online=ch.get("isOnlineMeeting", False),
                      invite=False, now=now, key=key)
-    _apply(data, {k: v for k, v in ch.items() if k not in ("subject", "body")})
+    apply_changes(data, {k: v for k, v in ch.items() if k not in ("subject", "body")})
     if "recurrence" in ch:
         try:
             start, end = make_series(data, start, end, ch["recurrence"])
@@ -2052,7 +2082,17 @@ def update_event(req: Request) -> Response:
     mb, _ = need_calendar(req, c, write=True)
     inst = find_inst(req, mb)
     ch = parse_event(req, read_json(req, "an event"))
-    now = t.now()
+    try:
+        fresh = update_instance(t, inst, ch, t.now())
+    except EventError as e:
+        raise fail(req, 400, e.code, e.message) from None
+    return _event_response(req, mb, fresh)
+
+
+def update_instance(t: Tenant, inst: Inst, ch: dict[str, Any], now: float) -> Inst:
+    """Apply parsed changes (parse_event's keys) to an event, a series master or one occurrence
+    (which becomes an exception); the instance after the change. EventError if the times do not
+    work out. Graph's PATCH and EWS's UpdateItem both come here."""
     with t.store.tx() as db:
         row = db.execute("SELECT * FROM graph_events WHERE key = ?", (inst.row["key"],)
                          ).fetchone()
@@ -2064,18 +2104,18 @@ def update_event(req: Request) -> Response:
         end = ch["end"][0] if "end" in ch else inst.end
         all_day = ch.get("isAllDay", inst.data["all_day"]) if not inst.occ else \
             inst.data["all_day"]
-        _check_times(req, start, end, all_day, zone, end_zone)
+        check_times(start, end, all_day, zone, end_zone)
         data["all_day"] = data["all_day"] if inst.occ else all_day
         if inst.occ:
             exc = dict(data.setdefault("exceptions", {}).get(inst.occ, {}))
-            _apply(exc, ch)
+            apply_changes(exc, ch)
             if "start" in ch or "end" in ch:
                 exc.update(start=start, end=end, tz=zone.label, end_tz=end_zone.label)
             exc["version"] = inst.version + 1
             data["exceptions"][inst.occ] = exc
             save_event(db, row, data, row["start"], row["end"], now)
         else:
-            _apply(data, ch)
+            apply_changes(data, ch)
             data["tz"], data["end_tz"] = zone.label, end_zone.label
             rec = ch.get("recurrence", data.get("recurrence"))
             if rec and ("start" in ch or "end" in ch or "recurrence" in ch):
@@ -2085,11 +2125,13 @@ def update_event(req: Request) -> Response:
                 try:
                     start, end = make_series(data, start, end, rec)
                 except ValueError:
-                    raise fail(req, 400, "ErrorPropertyValidationFailure", VALIDATION) from None
+                    raise EventError("ErrorPropertyValidationFailure", VALIDATION) from None
             save_event(db, row, data, start, end, now)
     row = t.store.one("SELECT * FROM graph_events WHERE key = ?", (inst.row["key"],))
     fresh = occurrence_inst(row, inst.occ) if inst.occ else master_inst(row)
-    return _event_response(req, mb, fresh)
+    if fresh is None:
+        raise EventError("ErrorItemNotFound", NOT_FOUND)
+    return fresh
 
 
 def _people(d: dict, skip: str) -> list[dict]:
@@ -2117,7 +2159,7 @@ def _remove_instance(db: sqlite3.Connection, inst: Inst, now: float) -> None:
         remove_event(db, row, inst.start, inst.end)
 
 
-def _mail_addr(mb: Mailbox) -> dict:
+def mail_address(mb: Mailbox) -> dict:
     return {"name": mb.name, "address": mb.address}
 
 
@@ -2128,16 +2170,22 @@ def delete_event(req: Request) -> Response:
     c = authenticate(req)
     mb, _ = need_calendar(req, c, write=True)
     inst = find_inst(req, mb)
-    now = t.now()
+    delete_instance(t, inst, mb, c.mailbox, t.now())
+    return no_content(req, 204)
+
+
+def delete_instance(t: Tenant, inst: Inst, mb: Mailbox, actor: Mailbox, now: float,
+                    notify: bool = True) -> None:
+    """Take an event (or one occurrence) out of `mb`'s calendar; an organizer's meeting with
+    attendees sends them a cancellation (into the outbox) unless `notify` is false."""
     with t.store.tx() as db:
         _remove_instance(db, inst, now)
         people = _people(inst.data, mb.address)
-        if inst.data["is_organizer"] and people and not inst.data["cancelled"]:
-            outbox_add(db, now, kind="cancel", **{"from": _mail_addr(mb)},
-                       sender=_mail_addr(c.mailbox), to=people, cc=[], bcc=[],
+        if notify and inst.data["is_organizer"] and people and not inst.data["cancelled"]:
+            outbox_add(db, now, kind="cancel", **{"from": mail_address(mb)},
+                       sender=mail_address(actor), to=people, cc=[], bcc=[],
                        subject="Canceled: " + inst.data["original_subject"], body="",
                        content_type="html", event_id=event_id(mb.oid, inst.row["key"], inst.occ))
-    return no_content(req, 204)
 
 
 RESPONSE_PARAMS = {"comment": "comment", "sendresponse": "sendResponse",
@@ -2178,7 +2226,20 @@ def respond(req: Request) -> Response:
     if "proposedNewTime" in params and not send:
         raise fail(req, 400, "ErrorInvalidRequest", "Your request can't be completed. A new "
                    "time can be proposed only with a response (sendResponse true).")
-    now = t.now()
+    respond_to(t, inst, mb, c.mailbox, name, comment, send, t.now())
+    return no_content(req, 202)
+
+
+def respond_to(t: Tenant, inst: Inst, mb: Mailbox, actor: Mailbox, action: str, comment: str,
+               send: bool, now: float) -> None:
+    """`mb`'s answer to a meeting in its calendar, given by `actor` (the signed-in user):
+    accept, tentativelyAccept, decline (the meeting leaves the calendar; with `send` the
+    organizer gets the response) or cancel (the organizer's: the attendees are told). The
+    caller has checked who may do which."""
+    action = action.lower()
+    name = {"accept": "accept", "tentativelyaccept": "tentativelyAccept", "decline": "decline",
+            "cancel": "cancel"}[action]
+    d = inst.data
     eid = event_id(mb.oid, inst.row["key"], inst.occ)
     organizer = [dict(d["organizer"])]
     with t.store.tx() as db:
@@ -2201,18 +2262,17 @@ def respond(req: Request) -> Response:
         if action == "cancel":
             people = _people(d, mb.address)
             if people:
-                outbox_add(db, now, kind="cancel", **{"from": _mail_addr(mb)},
-                           sender=_mail_addr(c.mailbox), to=people, cc=[], bcc=[],
+                outbox_add(db, now, kind="cancel", **{"from": mail_address(mb)},
+                           sender=mail_address(actor), to=people, cc=[], bcc=[],
                            subject="Canceled: " + d["original_subject"], body=comment,
                            content_type="text", event_id=eid)
         elif send:
             prefix = {"accept": "Accepted", "tentativelyaccept": "Tentative",
                       "decline": "Declined"}[action]
-            outbox_add(db, now, kind=name, **{"from": _mail_addr(mb)},
-                       sender=_mail_addr(c.mailbox), to=organizer, cc=[], bcc=[],
+            outbox_add(db, now, kind=name, **{"from": mail_address(mb)},
+                       sender=mail_address(actor), to=organizer, cc=[], bcc=[],
                        subject=f"{prefix}: {d['original_subject']}", body=comment,
                        content_type="text", event_id=eid)
-    return no_content(req, 202)
 
 
 # -- getSchedule ---------------------------------------------------------------------------------
@@ -2405,8 +2465,8 @@ def send_mail(req: Request) -> Response:
         if not (c.sa and acting.room is not None and acting.room.get("send_as")):
             raise fail(req, 403, "ErrorSendAsDenied", SEND_AS_DENIED)
     with t.store.tx() as db:
-        outbox_add(db, t.now(), kind="mail", **{"from": _mail_addr(acting)},
-                   sender=_mail_addr(c.mailbox), to=to, cc=cc, bcc=bcc, subject=subject,
+        outbox_add(db, t.now(), kind="mail", **{"from": mail_address(acting)},
+                   sender=mail_address(c.mailbox), to=to, cc=cc, bcc=bcc, subject=subject,
                    body=content, content_type=content_type, save_to_sent_items=save,
                    importance=str(m.get("importance") or "normal"))
     return no_content(req, 202)
