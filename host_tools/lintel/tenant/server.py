@@ -11,7 +11,13 @@ a Python module with:
     apply_seed(tenant, seed: dict) -> None      load its part of a seed into a fresh state
     register(tenant) -> None                    tenant.router.add(method, pattern, handler, self)
     error_response(req, status) -> Response     (optional) the body an injected status carries,
-                                                in the shape of this module's real errors
+                                                in the shape of this module's real errors (the
+                                                fault itself is in req.scratch["fault"])
+    operation(req) -> str | None                (optional) the operation a request asks for
+                                                (EWS: the SOAP operation); faults with an
+                                                `operation` match on it
+    code_response(req, fault) -> Response       (optional) the answer of a fault of kind `code`:
+                                                this module's own error with fault.code
 
 A handler takes a `Request` and returns a `Response`. Every request that is not for `/_admin/`
 goes through the fault hook first, so routes added by a later module get fault injection, the
@@ -50,7 +56,8 @@ from lintel.tenant import seed as seed_mod
 from lintel.tenant.store import Store
 
 # The tenant modules, in routing order.
-MODULES = ("lintel.tenant.identity", "lintel.tenant.admin", "lintel.tenant.graph")
+MODULES = ("lintel.tenant.identity", "lintel.tenant.admin", "lintel.tenant.graph",
+           "lintel.tenant.ews")
 
 HOST = "127.0.0.1"
 MAX_BODY = 4 * 1024 * 1024
@@ -107,6 +114,10 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)
     conn: int = 0
     notes: dict[str, Any] = field(default_factory=dict)  # extra request-log fields (no secrets)
+    # State that lives as long as the kept-alive connection (EWS keeps its NTLM handshake and
+    # the identity it proved here: NTLM authenticates the connection, not the request).
+    connection: dict[str, Any] = field(default_factory=dict)
+    scratch: dict[str, Any] = field(default_factory=dict)  # a module's own per-request cache
     _form: dict[str, str] | None = None
 
     def arg(self, name: str, default: str | None = None) -> str | None:
@@ -187,7 +198,7 @@ class Router:
 
 # -- fault injection -------------------------------------------------------------------------
 
-FAULT_KINDS = ("status", "reset", "truncate", "malformed", "delay")
+FAULT_KINDS = ("status", "code", "reset", "truncate", "malformed", "delay")
 
 
 @dataclass
@@ -204,6 +215,10 @@ class Fault:
     times: int | None = 1  # None: until cleared
     skip: int = 0
     keep: int | None = None  # body bytes kept by truncate/malformed (default: half)
+    operation: str | None = None  # only requests for this operation (a module's operation())
+    code: str | None = None  # kind code: the module's error code; kind status: its fault code
+    message: str | None = None  # the error's text instead of the module's own
+    back_off_ms: int | None = None  # EWS ErrorServerBusy: the BackOffMilliseconds it carries
     fired: int = 0
     seen: int = 0
 
@@ -211,7 +226,9 @@ class Fault:
         return {"id": self.id, "path": self.path, "method": self.method, "kind": self.kind,
                 "status": self.status, "retry_after": self.retry_after, "body": self.body,
                 "headers": self.headers, "delay": self.delay, "times": self.times,
-                "skip": self.skip, "keep": self.keep, "fired": self.fired,
+                "skip": self.skip, "keep": self.keep, "operation": self.operation,
+                "code": self.code, "message": self.message, "back_off_ms": self.back_off_ms,
+                "fired": self.fired,
                 "remaining": None if self.times is None else self.times - self.fired}
 
 
@@ -228,16 +245,30 @@ class Faults:
         if not isinstance(spec, dict):
             raise ValueError("a fault is a JSON object")
         known = {"path", "method", "kind", "status", "retry_after", "body", "headers", "delay",
-                 "times", "skip", "keep"}
+                 "times", "skip", "keep", "operation", "code", "message", "back_off_ms"}
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ValueError(f"unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
         path = spec.get("path")
         if not isinstance(path, str) or not path.startswith(("/", "*")):
             raise ValueError("'path' must be a path pattern such as \"/*/oauth2/v2.0/token\"")
-        kind = spec.get("kind", "status" if "status" in spec else None)
+        kind = spec.get("kind", "status" if "status" in spec else
+                        "code" if "code" in spec else None)
         if kind not in FAULT_KINDS:
             raise ValueError(f"'kind' must be one of {', '.join(FAULT_KINDS)}")
+        for name in ("operation", "code", "message"):
+            value = spec.get(name)
+            if value is not None and (not isinstance(value, str) or not value.strip()
+                                      or len(value) > 500):
+                raise ValueError(f"'{name}' is a non-empty string")
+        if kind == "code" and not spec.get("code"):
+            raise ValueError("a code fault needs 'code' (such as \"ErrorServerBusy\")")
+        if spec.get("code") is not None and kind not in ("code", "status"):
+            raise ValueError(f"'code' belongs to kind 'code' or 'status', not {kind!r}")
+        back_off = spec.get("back_off_ms")
+        if back_off is not None and (isinstance(back_off, bool) or not isinstance(back_off, int)
+                                     or not 0 <= back_off <= 86_400_000):
+            raise ValueError("'back_off_ms' is milliseconds, 0 to 86400000")
         status = spec.get("status")
         if kind == "status":
             if not isinstance(status, int) or not 100 <= status <= 599:
@@ -271,19 +302,29 @@ class Faults:
         method = str(spec.get("method", "*")).upper()
         with self.lock:
             fault = Fault(next(self.ids), path, method, kind, status, retry_after,
-                          spec.get("body"), headers, float(delay), times, skip, keep)
+                          spec.get("body"), headers, float(delay), times, skip, keep,
+                          spec.get("operation"), spec.get("code"), spec.get("message"),
+                          back_off)
             self.faults.append(fault)
         return fault
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """The first live fault matching this request, counted as fired; None if none."""
+    def take(self, method: str, path: str,
+             operation: Callable[[], str | None] = lambda: None) -> Fault | None:
+        """The first live fault matching this request, counted as fired; None if none.
+        `operation()` names the request's operation, for faults that name one."""
         lowered = path.lower()
+        asked: list[str | None] = []
         with self.lock:
             for f in self.faults:
                 if f.method not in ("*", method):
                     continue
                 if not fnmatch.fnmatchcase(lowered, f.path.lower()):
                     continue
+                if f.operation is not None:
+                    if not asked:
+                        asked.append(operation())
+                    if (asked[0] or "").lower() != f.operation.lower():
+                        continue
                 if f.times is not None and f.fired >= f.times:
                     continue
                 f.seen += 1
@@ -292,6 +333,13 @@ class Faults:
                 f.fired += 1
                 return f
         return None
+
+    def release(self, fault: Fault) -> None:
+        """Hand back a fault that take() gave to a request it does not apply to after all (EWS:
+        a request that authentication turned away); the next matching request gets it."""
+        with self.lock:
+            fault.fired = max(0, fault.fired - 1)
+            fault.seen = max(0, fault.seen - 1)
 
     def list(self) -> list[dict]:
         with self.lock:
@@ -447,11 +495,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         query = parse_qs(qs, keep_blank_values=True)
         req = Request(tenant, self.command, path, query, self.headers, body,
-                      conn=getattr(_local, "conn", 0))
+                      conn=getattr(_local, "conn", 0), connection=_connection_state())
         route, params, allowed = tenant.router.match(self.command, path)
         req.params = params
         admin = path.startswith("/_admin/") or path == "/_admin"
-        fault = None if admin else tenant.faults.take(self.command, path)
+        fault = None if admin else tenant.faults.take(self.command, path,
+                                                      lambda: _operation(route, req))
+        if fault is not None:
+            req.scratch["fault"] = fault  # a module may release it (Faults.release)
         status: int | None = None
         bytes_out = 0
         try:
@@ -459,10 +510,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 time.sleep(fault.delay)
             if fault and fault.kind == "reset":
                 self._reset()
-            if fault and fault.kind == "status":
+            if fault and fault.kind in ("status", "code"):
                 resp = self._fault_response(fault, route, req)
             else:
                 resp = self._run(route, allowed, req)
+            if req.scratch.get("fault_released"):
+                fault = None
             if fault and fault.kind == "malformed":
                 resp.body = _malformed(resp.body, fault.keep)
             status = resp.status
@@ -479,7 +532,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             tenant.store.log_request({
                 "time": tenant.now(), "conn": req.conn, "method": self.command, "path": path,
-                "query": redact(query), "form": redact(req.form()), "status": status,
+                "query": redact(query), "form": redact(req.form() or req.notes.get("form")),
+                "status": status,
                 "ms": round((time.perf_counter() - started) * 1000, 3),
                 "bytes_in": header_bytes + len(body), "bytes_out": bytes_out,
                 "fault": fault.kind if fault else None, "error": req.notes.get("error"),
@@ -507,6 +561,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                   "message": "the fake tenant failed; see its stderr"}, 500)
 
     def _fault_response(self, fault: Fault, route: Route | None, req: Request) -> Response:
+        module = route.module if route else req.tenant.router.module_for(req.path)
+        if fault.kind == "code":
+            maker = getattr(module, "code_response", None) if module else None
+            resp = maker(req, fault) if maker else json_response({"error": fault.code}, 500)
+            if not req.scratch.get("fault_released"):
+                resp.headers.extend(fault.headers.items())
+                req.notes.setdefault("error", fault.code)
+            return resp
         status = fault.status or 503
         if fault.body is not None:
             if isinstance(fault.body, str):
@@ -514,10 +576,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 resp = json_response(fault.body, status)
         else:
-            module = route.module if route else req.tenant.router.module_for(req.path)
             maker = getattr(module, "error_response", None) if module else None
             if maker is not None:
                 resp = maker(req, status)
+                if req.scratch.get("fault_released"):
+                    return resp  # the module answered otherwise (EWS: authentication first)
                 resp.status = status
             else:
                 try:
@@ -575,8 +638,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise _Reset()
 
 
+def _connection_state() -> dict[str, Any]:
+    """The current connection's own dict (Request.connection), made on its first request."""
+    state = getattr(_local, "state", None)
+    if state is None:
+        state = _local.state = {}
+    return state
+
+
+def _operation(route: Route | None, req: Request) -> str | None:
+    """The operation the request asks for, if its module can tell (faults match on it)."""
+    module = route.module if route else req.tenant.router.module_for(req.path)
+    namer = getattr(module, "operation", None) if module else None
+    try:
+        return namer(req) if namer else None
+    except Exception:  # noqa: BLE001 -- a body the module cannot read has no operation
+        return None
+
+
 def _malformed(body: bytes, keep: int | None) -> bytes:
-    """A body that is complete on the wire (Content-Length matches) but not valid JSON."""
+    """A body that is complete on the wire (Content-Length matches) but not valid JSON (nor
+    valid XML: the same cut serves EWS's SOAP bodies)."""
     if not body:
         return b"{"
     cut = body[:keep if keep is not None else max(1, len(body) // 2)]
@@ -622,6 +704,7 @@ class TenantHTTPServer(http.server.ThreadingHTTPServer):
             tenant.count("handshakes_resumed")
         _local.conn = next(_conn_ids)
         _local.resumed = bool(tls.session_reused)
+        _local.state = {}  # Request.connection: this connection's own state
         try:
             self.RequestHandlerClass(tls, client_address, self)
         except (OSError, ssl.SSLError):
