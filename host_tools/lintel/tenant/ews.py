@@ -706,8 +706,7 @@ def authenticate(req: Request) -> sqlite3.Row:
         method = held[1]
     if isinstance(result, Response):
         raise HttpError(_release(req, result))
-    req.notes["form"] = {"operation": None, "auth": method,
-                         "user": f"{domain(t) or ''}\\{result['logon']}"}
+    req.notes["form"] = {"auth": method, "user": f"{domain(t) or ''}\\{result['logon']}"}
     return result
 
 
@@ -1971,10 +1970,8 @@ def _envelope_checks(req: Request) -> tuple[Zone | None, str, Element]:
     name = operation(req)
     if op is None or not op.tag.startswith("{" + M_NS + "}") or name not in OPERATIONS:
         shown = local(op.tag) if op is not None else "(nothing)"
-        raise SoapFault("ErrorInvalidRequest" if op is not None and name else
-                        "ErrorSchemaValidation",
-                        f"The request failed schema validation: The element 'Body' has invalid "
-                        f"child element '{shown}'. (This tenant serves "
+        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: The "
+                        f"element 'Body' has invalid child element '{shown}'. (This tenant serves "
                         f"{', '.join(OPERATIONS)}.)")
     zone = None
     zid = attr_of(header, "t:TimeZoneContext/t:TimeZoneDefinition", "Id")
@@ -1992,7 +1989,7 @@ def endpoint(req: Request) -> Response:
     account = authenticate(req)
     try:
         zone, name, op = _envelope_checks(req)
-        req.notes["form"]["operation"] = name
+        req.notes["form"] = {"operation": name, **req.notes["form"]}
         user = identity.find_user(t, account["upn"])
         ctx = Ctx(req, t, account, user, graph.user_mailbox(t, user), zone)
         handler = OPERATIONS[name][0]
@@ -2061,7 +2058,7 @@ def code_response(req: Request, f: Any) -> Response:
     if f.code == "ErrorServerBusy" and back is None:
         back = DEFAULT_BACK_OFF_MS
     err = EwsError(f.code, f.message, busy_xml(back) if back is not None else "")
-    req.notes["form"]["operation"] = name
+    req.notes["form"] = {"operation": name, **req.notes["form"]}
     return soap(req, error_body(name, op, err))
 
 

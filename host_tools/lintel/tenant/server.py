@@ -407,7 +407,9 @@ def redact(fields: dict[str, str] | dict[str, list[str]] | None) -> dict | None:
         values = v if isinstance(v, list) else [v]
         clean = []
         for value in values:
-            if k.lower() in SECRET_FIELDS or _looks_like_a_token(value):
+            if not isinstance(value, str):
+                clean.append(value)  # a module's own log fields (numbers, None)
+            elif k.lower() in SECRET_FIELDS or _looks_like_a_token(value):
                 clean.append(REDACTED)
             else:
                 clean.append(value if len(value) <= 300 else value[:300] + "...")
