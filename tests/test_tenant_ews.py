@@ -479,7 +479,8 @@ def test_exchangelib_reads_the_servers_throttling(tenant, trust):
     room = account(tenant, HUDDLE)
     room.calendar  # noqa: B018 -- resolves the folder before the fault
     admin(tenant, "POST", "/_admin/faults", {"path": ENDPOINT, "status": 500,
-                                             "back_off_ms": 7000, "operation": "FindItem"})
+                                             "code": "ErrorServerBusy", "back_off_ms": 7000,
+                                             "operation": "FindItem"})
     start = EWSDateTime.now(UTC)
     with pytest.raises(ErrorServerBusy) as e:
         list(room.calendar.view(start=start, end=start + dt.timedelta(hours=1)))
@@ -728,12 +729,12 @@ def add_fault(tenant, **spec):
     return admin(tenant, "POST", "/_admin/faults", {"path": ENDPOINT, **spec})
 
 
-def test_injected_500_is_a_soap_fault_and_503_is_iis(tenant):
-    add_fault(tenant, status=500, operation="FindItem")
+def test_injected_statuses_carry_soap_faults(tenant):
+    add_fault(tenant, status=503, operation="FindItem")
     ok(soap(tenant, "<m:GetRoomLists/>"))  # another operation passes
     start = day_slot(tenant, 2)
     status, headers, data = post(tenant, find_item(BOARD, start, start + 60))
-    assert status == 500 and headers["Content-Type"].startswith("text/xml")
+    assert status == 503 and headers["Content-Type"].startswith("text/xml")
     fault = ET.fromstring(data).find("s:Body/s:Fault", NS)
     assert fault.findtext("faultcode").endswith(":ErrorServerBusy")
     detail = fault.find("detail")
@@ -742,17 +743,22 @@ def test_injected_500_is_a_soap_fault_and_503_is_iis(tenant):
     assert detail.findtext("t:MessageXml/t:Value[@Name='BackOffMilliseconds']",
                            namespaces=NS) == "5000"
     ok(messages(soap(tenant, find_item(BOARD, start, start + 60)))[0])  # one-shot
-    add_fault(tenant, status=500, code="ErrorInternalServerError")
+    add_fault(tenant, status=500)
     status, _, data = post(tenant, "<m:GetRoomLists/>")
-    detail = ET.fromstring(data).find("s:Body/s:Fault/detail", NS)
-    assert detail.findtext("e:ResponseCode", namespaces=NS) == "ErrorInternalServerError"
-    assert detail.find("t:MessageXml", NS) is None
-    add_fault(tenant, status=503)
+    assert fault_code(status, data) == "ErrorInternalServerError"
+    assert ET.fromstring(data).find("s:Body/s:Fault/detail/t:MessageXml", NS) is None
+    add_fault(tenant, status=500, code="ErrorServerBusy", back_off_ms=12000)  # as documented
+    status, _, data = post(tenant, "<m:GetRoomLists/>")
+    assert fault_code(status, data) == "ErrorServerBusy"
+    assert ET.fromstring(data).findtext(
+        "s:Body/s:Fault/detail/t:MessageXml/t:Value[@Name='BackOffMilliseconds']",
+        namespaces=NS) == "12000"
+    add_fault(tenant, status=502)
     status, headers, data = post(tenant, "<m:GetRoomLists/>")
-    assert status == 503 and headers["Content-Type"].startswith("text/html")
-    assert b"HTTP Error 503. The service is unavailable." in data
+    assert status == 502 and headers["Content-Type"].startswith("text/html")
+    assert b"HTTP Error 502. Bad Gateway." in data
     log = admin(tenant, "GET", "/_admin/requests?limit=1")[0]
-    assert log["fault"] == "status" and log["status"] == 503
+    assert log["fault"] == "status" and log["status"] == 502
 
 
 def test_injected_response_codes(tenant):

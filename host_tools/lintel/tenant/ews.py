@@ -329,8 +329,8 @@ def soap(req: Request, body: str, status: int = 200) -> Response:
 
 
 def fault(req: Request, code: str, message: str | None = None,
-          back_off_ms: int | None = None, extra: str = "") -> Response:
-    """A SOAP fault, HTTP 500, as EWS sends for a request it cannot take at all (schema,
+          back_off_ms: int | None = None, extra: str = "", status: int = 500) -> Response:
+    """A SOAP fault (HTTP 500) as EWS sends for a request it cannot take at all (schema,
     version, throttling): detail/e:ResponseCode, e:Message, t:MessageXml."""
     message = message or MESSAGES.get(code, code)
     values = extra
@@ -344,7 +344,7 @@ def fault(req: Request, code: str, message: str | None = None,
             f'<faultstring xml:lang="en-US">{esc(message)}</faultstring>'
             f"<detail>{detail}</detail></s:Fault></s:Body></s:Envelope>")
     req.notes["error"] = code
-    return Response(500, body.encode(), _headers(req), "text/xml; charset=utf-8")
+    return Response(status, body.encode(), _headers(req), "text/xml; charset=utf-8")
 
 
 def _iis_page(status: int, title: str, text: str) -> bytes:
@@ -2012,28 +2012,25 @@ def endpoint(req: Request) -> Response:
 
 
 def error_response(req: Request, status: int) -> Response:
-    """What an injected status carries on EWS: HTTP 500 a SOAP fault (default ErrorServerBusy
-    with BackOffMilliseconds, the throttled answer "EWS throttling in Exchange" documents; the
-    fault's `code` chooses another); 503 IIS's own page (requests queuing in IIS); 401 IIS's
-    challenge; other statuses IIS's page for them."""
+    """What an injected status carries on EWS. 500 and 503 are EWS's own, after authentication:
+    a SOAP fault, 500 ErrorInternalServerError, 503 ErrorServerBusy with BackOffMilliseconds
+    (the fault's `code`, `message` and `back_off_ms` choose others: "EWS throttling in Exchange"
+    documents throttling as HTTP 500 with ErrorServerBusy). 401 is IIS's challenge; other
+    statuses IIS's own page for them."""
     f = req.scratch.get("fault")
-    if status == 500:
+    if status in (500, 503):
         try:
             authenticate(req)  # EWS throttles and fails requests it has authenticated
         except HttpError as e:
             return e.response
-        code = getattr(f, "code", None) or "ErrorServerBusy"
+        default = "ErrorServerBusy" if status == 503 else "ErrorInternalServerError"
+        code = getattr(f, "code", None) or default
         back = getattr(f, "back_off_ms", None)
         if code == "ErrorServerBusy" and back is None:
             back = DEFAULT_BACK_OFF_MS
-        return fault(req, code, getattr(f, "message", None), back if code == "ErrorServerBusy"
-                     or back is not None else None)
+        return fault(req, code, getattr(f, "message", None), back, status=status)
     if status == 401:
         return unauthorized(req, "injected 401")
-    if status == 503:
-        body = _iis_page(503, "Service Unavailable", "HTTP Error 503. The service is "
-                         "unavailable.")
-        return Response(503, body, [("X-Powered-By", "ASP.NET")], "text/html")
     try:
         phrase = http.HTTPStatus(status).phrase
     except ValueError:
