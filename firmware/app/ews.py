@@ -217,7 +217,7 @@ class Ews:
         headers = {"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"}
         if self._basic is not None:
             headers["Authorization"] = self._basic
-            return self._send(data, headers)
+            return self._send(data, headers, stream=True)
         if self._ntlm_conns == self.session.stats["connections"]:
             # The connection NTLM signed in on is still open: it carries the sign-in.
             r = self._send(data, headers, stream=True)

@@ -21,6 +21,24 @@ from lintel.emulator.background import BackgroundEmulator
 from lintel.errors import LintelError
 
 SIGN_IN_LINE = re.compile(r"sign in: open (\S+) and enter ([A-Z0-9]+)")
+# The lab's backends: Microsoft 365 through Graph (the panel signs in with a device code), or
+# the tenant's Exchange Web Services with the seed's service account (docs/tenant.md).
+GRAPH_BACKEND = """\
+[backend]
+type = "graph"
+tenant = "{tenant}"
+client_id = "00000000-0000-0000-0000-00000000d0e5"
+authority_host = "{base_url}"
+graph_host = "{base_url}"
+"""
+EWS_BACKEND = """\
+[backend]
+type = "ews"
+url = "{base_url}/EWS/Exchange.asmx"
+account = {account}
+password = {password}
+auth = "{auth}"
+"""
 
 # The panel.toml a lab panel gets; {placeholders} are filled in by panel_toml().
 PANEL_TOML = """\
@@ -32,12 +50,7 @@ name = "{name}"
 ssid = "lintel-lab"
 psk = "not-a-real-psk"
 
-[backend]
-type = "graph"
-tenant = "{tenant}"
-client_id = "00000000-0000-0000-0000-00000000d0e5"
-authority_host = "{base_url}"
-graph_host = "{base_url}"
+{backend}
 
 [room]
 mailbox = "{mailbox}"
@@ -76,6 +89,7 @@ class Lab:
         self.workdir = Path(workdir).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ca = self.workdir / "tenant-ca.pem"
+        self.seed = Path(seed) if seed else None
         self.tenant = server.start(0, seed, self.workdir / "tenant", self.ca)
         info = self.tenant.tenant.store.get_meta("tenant")
         self.domain, self.tenant_id = info["domain"], info["id"]
@@ -103,6 +117,16 @@ class Lab:
                               f"{e.read().decode(errors='replace')[:300]}") from None
         return json.loads(raw) if raw else None
 
+    def ews_account(self) -> dict:
+        """The seed's first EWS service account: upn, logon, password (fake values) and the
+        domain (docs/tenant.md, "Exchange Web Services")."""
+        from lintel.tenant import seed as seed_mod
+
+        ews = seed_mod.read(self.seed or seed_mod.DEFAULT_SEED).get("ews") or {}
+        if not ews.get("accounts"):
+            raise LintelError("the lab's seed has no EWS account (its \"ews\" key)")
+        return dict(ews["accounts"][0], domain=ews.get("domain") or "")
+
     # -- the panel --------------------------------------------------------------------------
 
     def panel_toml(self, mailbox: str = "Boardroom 4.12 <room-4.12@contoso.example>",
@@ -110,15 +134,27 @@ class Lab:
                    alternatives: tuple[str, ...] = (), timezone: str = "Europe/Amsterdam",
                    refresh_min: int = 5, check_in: tuple[int, int] = (5, 10),
                    auto_release_min: int = 10, extra: str = "",
-                   file: str = "panel.toml", ca: Path | None = None) -> Path:
+                   file: str = "panel.toml", ca: Path | None = None,
+                   ews: str | None = None, account: str | None = None,
+                   password: str | None = None) -> Path:
+        """The lab panel's panel.toml; ews = "ntlm" or "basic" puts it on the tenant's EWS
+        with the seed's service account (or `account`/`password`)."""
         room_extra = ""
         if room_list:
             room_extra += f'room_list = "{room_list}"\n'
         if alternatives:
             room_extra += "alternatives = [" + ", ".join(json.dumps(a) for a in alternatives) \
                 + "]\n"
+        if ews:
+            seeded = self.ews_account()
+            backend = EWS_BACKEND.format(
+                base_url=self.base_url, auth=ews,
+                account=json.dumps(account or seeded["domain"] + "\\" + seeded["logon"]),
+                password=json.dumps(password or seeded["password"]))
+        else:
+            backend = GRAPH_BACKEND.format(tenant=self.domain, base_url=self.base_url)
         text = PANEL_TOML.format(
-            name=name, tenant=self.domain, base_url=self.base_url, mailbox=mailbox,
+            name=name, backend=backend, mailbox=mailbox,
             room_extra=room_extra, timezone=timezone, before_min=check_in[0],
             after_min=check_in[1], auto_release_min=auto_release_min,
             refresh_min=refresh_min, extra=extra, ca=ca or self.ca)
