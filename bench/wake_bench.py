@@ -4,7 +4,8 @@ One lab (lintel.emulator.lab: the fake tenant and an emulated e-paper panel set 
 technician would) runs the scenarios below; the figures come from the panel's own `wake:`
 console line (firmware/app/wake.py `report`), the median of several wakes per scenario, and the
 request count and bytes are checked against the tenant's request log (`/_admin/requests`, one
-TLS connection per `conn`). Then the signed-in panel's flash runs single wakes under smaller and
+TLS connection per `conn`); the same room and press on the tenant's Exchange Web Services
+(issue 7) give the EWS rows. Then the signed-in panel's flash runs single wakes under smaller and
 smaller MicroPython heaps (`lintel emulate --once --heap N`), and CPython compares Graph's
 calendarView/delta with the full calendarView the panel reads.
 
@@ -28,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from lintel.emulator.lab import PANEL_TOML
+from lintel.emulator.lab import GRAPH_BACKEND
 from lintel.tenant.seed import DEFAULT_SEED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ REPL_BANNER = 'Type "help()" for more information.'
 TOKEN_LIFETIME_S = 300
 # A configuration for another app registration (client id) makes the stored sign-in unusable:
 # the panel signs in again. The lab's panel.toml names LAB_CLIENT.
-LAB_CLIENT = re.search(r'^client_id = "([^"]+)"', PANEL_TOML, re.M).group(1)
+LAB_CLIENT = re.search(r'^client_id = "([^"]+)"', GRAPH_BACKEND, re.M).group(1)
 # The panel's `wake:` line (firmware/app/wake.py report); bench/energy_bench.py reads it too.
 WAKE_LINE = re.compile(
     r"wake: (\d+) requests, (\d+) connections, (\d+) TLS handshakes, (\d+) B sent, (\d+) B "
@@ -190,6 +191,8 @@ def _requests_made(wake: Wake) -> list[str]:
             grant = form.get("grant_type", "")
             what = "devicecode" if path.endswith("devicecode") else (
                 "token (refresh)" if grant == "refresh_token" else "token (device code)")
+        elif path.endswith(".asmx"):  # EWS: the SOAP operation, or NTLM's first leg
+            what = (r.get("form") or {}).get("operation") or "(NTLM negotiate)"
         else:
             what = path.rsplit("/", 1)[-1]
         out.append(f"{r['method']} {what} {r['status']}")
@@ -288,6 +291,36 @@ def bench_press(lab, console: Console) -> list[Wake]:
     return wakes
 
 
+def push_ews(lab, auth: str) -> None:
+    """Put the lab panel on the tenant's EWS (docs/ews.md) with `auth`; return once a wake of
+    that configuration has shown the room."""
+    mark = lab.panel.mark()
+    lab.lintel("config", "push", lab.panel_toml(ews=auth), "--port", lab.panel.link)
+    text = lab.panel.wait_for("backend ews", timeout=WAKE_TIMEOUT, since=mark)
+    lab.panel.wait_for("screen: room", timeout=WAKE_TIMEOUT, since=mark + text.index(
+        "backend ews"))
+
+
+def ews_scenarios(lab, console: Console) -> list[dict]:
+    """The same room and presses on Exchange Web Services: what the backend costs a wake."""
+    rows = []
+    fresh_room(lab, forty_events(10))
+    for auth in ("ntlm", "basic"):
+        push_ews(lab, auth)
+        rows.append(_summary(f"EWS ({auth}): {FORTY} events today + tomorrow",
+                             bench_steady(lab, console),
+                             "FindItem with a CalendarView; NTLM signs in the wake's connection "
+                             "first (NEGOTIATE with an empty body, then the request with "
+                             "AUTHENTICATE)" if auth == "ntlm" else
+                             "FindItem; Basic credentials on each request"))
+    push_ews(lab, "ntlm")
+    rows.append(_summary(f"EWS (ntlm): press book:15, {FORTY}-event room",
+                         bench_press(lab, console),
+                         "FindItem, CreateItem, FindItem again (41 events), on the connection "
+                         "NTLM signed in at the start of the wake"))
+    return rows
+
+
 def run_scenarios(lab, console: Console, image: Path) -> list[dict]:
     rows = []
     lab.admin("POST", "settings", {"poll_interval": 1})
@@ -313,6 +346,7 @@ def run_scenarios(lab, console: Console, image: Path) -> list[dict]:
                          "the tap on the picker's 15 min, while the panel listens after "
                          "showing it (no boot): calendarView, POST event, calendarView again "
                          "(41 events)"))
+    rows += ews_scenarios(lab, console)
     return rows
 
 
@@ -408,6 +442,20 @@ def one_wake(lab, flash: Path, heap_k: int, work: Path, events: int, find: bool 
             "screen": view and view.get("screen"), "agenda": agenda,
             "memory_error": memory_error, "where": where, "stuck_at_repl": at_repl,
             "wake": dict(zip(FIELDS, map(int, m.groups()), strict=True)) if m else None}
+
+
+def ews_heap(lab, console: Console, flash: Path, tmp: Path) -> dict:
+    """The smallest heap of a wake with FORTY events on EWS (NTLM): the provisioned flash with
+    the EWS configuration pushed."""
+    fresh_room(lab, forty_events(10))
+    lab.start_panel(flash)
+    push_ews(lab, "ntlm")
+    ews_flash = lab.panel.flash
+    lab.panel.stop()
+    lab.panel = None
+    copy = tmp / "ews.bin"
+    shutil.copyfile(ews_flash, copy)
+    return smallest_heap(lab, copy, tmp, FORTY)
 
 
 def smallest_heap(lab, flash: Path, work: Path, events: int, hi_k: int = HEAP_HI_K,
@@ -604,6 +652,7 @@ def run() -> dict:
             fresh_room(lab)  # the same wake with nothing to show: what the 40 meetings add
             heap["empty_room"] = smallest_heap(lab, signed_in, tmp, 0, heap["smallest_heap_k"])
             heap["find_30_rooms"] = smallest_heap(lab, signed_in, tmp, 0, find=True)
+            heap["ews_40"] = ews_heap(lab, console, signed_in, tmp)
             fresh_room(lab, forty_events(10))
             delta = delta_vs_full(lab)
     heap.update(code)
@@ -662,6 +711,9 @@ def table_rows(result: dict) -> list[dict]:
         {"figure": f"smallest MicroPython heap for a 'find a room' wake, {THIRTY} rooms in the "
                    "list", "value": h["find_30_rooms"]["smallest_heap_k"], "unit": "KiB",
          "runs": len(h["find_30_rooms"]["tried"])},
+        {"figure": f"smallest MicroPython heap for a full wake with {FORTY} events on EWS "
+                   "(NTLM)", "value": h["ews_40"]["smallest_heap_k"], "unit": "KiB",
+         "runs": len(h["ews_40"]["tried"])},
     ]
     for key, label in DELTA_ROWS:
         t = d[key]

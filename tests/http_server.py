@@ -32,6 +32,7 @@ Routes (any server but the proxies and silent):
   /close-after           a normal answer, then the server closes the idle connection
   /drop-next             a normal answer; the next request on this connection gets a close
   /malformed?kind=status|header|chunk|long-header
+  /ews?kind=html|bad-challenge|no-ntlm|close-challenge   an odd EWS server's answer
   /_stats                counters per server (connections, tls_handshakes, requests, ...)
   /_reset                zero the counters
 
@@ -495,6 +496,32 @@ class Routes:
             req.send(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 20000 + b"\r\n\r\n")
         elif kind == "not-http":
             req.send(b"SSH-2.0-OpenSSH_9.6\r\n")
+        return False
+
+    def r_ews(self, req: Request):
+        """What an odd EWS server does (tests/firmware/test_http_ews.py): kind=html a 200 web
+        page; bad-challenge / no-ntlm / close-challenge the 401 to an NTLM NEGOTIATE with a
+        challenge that is not base64, with Basic only, or with a challenge and a close."""
+        kind = req.arg("kind", "html")
+        if kind == "html":
+            req.respond(200, b"<html><body>Sign in to the proxy</body></html>",
+                        [("Content-Type", "text/html")])
+            return True
+        if kind == "bad-challenge":
+            req.respond(401, b"", [("WWW-Authenticate", "NTLM not*base64")])
+            return True
+        if kind == "no-ntlm":
+            req.respond(401, b"", [("WWW-Authenticate", 'Basic realm="mail"')])
+            return True
+        # A well-formed CHALLENGE (MS-NLMP 2.2.1.2): no target name, flags UNICODE | NTLM |
+        # TARGET_INFO, a server challenge, TargetInfo holding only MsvAvEOL, then a close.
+        info = b"\x00\x00\x00\x00"
+        challenge = (b"NTLMSSP\x00" + struct.pack("<I", 2) + struct.pack("<HHI", 0, 0, 56)
+                     + struct.pack("<I", 0x00800201) + b"\x01\x23\x45\x67\x89\xab\xcd\xef"
+                     + bytes(8) + struct.pack("<HHI", len(info), len(info), 56) + bytes(8)
+                     + info)
+        req.respond(401, b"", [("WWW-Authenticate", "NTLM " + base64.b64encode(
+            challenge).decode()), ("Connection", "close")])
         return False
 
     def r__stats(self, req: Request):

@@ -73,6 +73,16 @@ def test_the_panel_on_ews_shows_the_seeded_day_without_a_sign_in(lab):
     assert account["password"] not in text  # the password never reaches the console
 
 
+def test_an_all_day_event_is_on_its_own_day(lab):
+    # EWS gives an all-day event as the moments of the mailbox's midnights (23:00 UTC the day
+    # before, in Amsterdam), where Graph gives its dates: the panel shows it on the same day.
+    fresh_room(lab, {"day": 0, "all_day": True, "subject": "Offsite", "organizer": AMARA})
+    view = view_after_wake(lab)
+    (today,) = view["agenda"]["today"]
+    assert today["all_day"] and today["when"] == "All day", today
+    assert view["agenda"]["tomorrow"] == []
+
+
 def test_book_extend_and_end_early(lab):
     fresh_room(lab)
     view = view_after_wake(lab)

@@ -7,6 +7,7 @@ import binascii
 import json
 
 from app import clock
+from app.backend import SignInError, SignInRequired  # noqa: F401 -- raised here, named entra.*
 from app.http import retry_after
 from app.http_errors import HttpError
 
@@ -28,24 +29,6 @@ _GRANT_WORDS = {
     50057: "the service account is disabled",
     50126: "the service account's credentials are wrong",
 }
-
-
-class SignInError(Exception):
-    """A sign-in or refresh that did not work. `error` is Entra's error name (or our own),
-    `code` its AADSTS number or None, `words` says what happened for the screen; `transient`
-    when the service was busy or failing (429, 5xx: try again, after `retry_after` if given)."""
-
-    def __init__(self, error, words, code=None, retry_after=None, transient=False):
-        super().__init__("%s: %s" % (error, words))
-        self.error = error
-        self.code = code
-        self.words = words
-        self.retry_after = retry_after
-        self.transient = transient
-
-
-class SignInRequired(SignInError):
-    """The stored sign-in is gone for good (invalid_grant): show the sign-in screen."""
 
 
 class DeviceCode:
@@ -182,3 +165,22 @@ def _account(id_token):
         return None
     upn = claims.get("preferred_username") or claims.get("upn") or claims.get("email")
     return {"name": claims.get("name"), "upn": upn}
+
+
+class Auth:
+    """The access token for Graph (app/graph.py), refreshed shortly before it expires or after
+    a 401; every new refresh token is stored at once (Entra rotates them)."""
+
+    def __init__(self, entra, store, tokens):
+        self.entra, self.store, self.tokens = entra, store, tokens
+
+    def bearer(self):
+        if self.tokens["expires_at"] - REFRESH_MARGIN <= clock.now():
+            self.renew()
+        return "Bearer " + self.tokens["access_token"]
+
+    def renew(self):
+        tokens = self.entra.refresh(self.tokens["refresh_token"])
+        tokens["account"] = tokens["account"] or self.tokens.get("account")
+        self.store.save(tokens)
+        self.tokens = tokens

@@ -6,6 +6,7 @@
 # reference for Exchange" (FindItem, GetUserAvailability, GetRoomLists, GetRooms, CreateItem,
 # UpdateItem; "EWS throttling in Exchange" for ErrorServerBusy and BackOffMilliseconds).
 import binascii
+import gc
 import time
 
 from app import clock, xmlstream
@@ -32,6 +33,16 @@ EVENT_FIELDS = ("item:Subject", "item:Sensitivity", "calendar:Start", "calendar:
                 "calendar:Organizer", "calendar:MyResponseType")
 MAX_ENTRIES = 200  # a CalendarView has no paging: two days of the busiest room fit
 MAX_TEXT = 512  # the longest text kept of one element (a subject is at most 255 characters)
+# Reading XML makes about 10 KB of short-lived objects per calendar item, and the events it
+# keeps would end up scattered between them: a collection every few items keeps them
+# together, and the heap whole for the screen's larger blocks later (40 events: the largest
+# free block 111 KB instead of 24 KB, docs/ews.md).
+COLLECT_EVERY = 4
+AVAILABILITY_MAX = 100  # mailboxes in one GetUserAvailability (Microsoft Learn, its page)
+MAX_ITEMS = 250  # items in one answer: two busy days, or a room list's rooms
+ITEM_FIELDS = 40  # fields kept of one item (a calendar item has about 15)
+ITEM_DEPTH = 4  # levels kept inside an item ("Organizer/Mailbox/Name")
+MAX_ITEM = 4096  # bytes of text kept of one item (graph.MAX_ITEM)
 INLINE_RETRY_MAX = 3  # a back-off up to this many seconds is waited out in this wake
 RETRY_AFTER_CAP = 900  # a longer one still wakes the panel again within 15 minutes
 SHOW_AS = {"Free": "free", "Tentative": "tentative", "Busy": "busy", "OOF": "oof",
@@ -48,6 +59,8 @@ UNAVAILABLE = ("ErrorInternalServerError", "ErrorInternalServerTransientError",
 
 
 class Ews:
+    all_day_moments = True  # all-day events as the moments of the mailbox's midnights
+
     def __init__(self, session, backend):
         # backend: the resolved [backend] table (docs/config.md): url, auth, account, user,
         # domain, password
@@ -60,7 +73,7 @@ class Ews:
             self._basic = "Basic " + binascii.b2a_base64(
                 ("%s:%s" % (backend["account"], backend["password"])).encode()).decode().strip()
         self._ntlm_conns = -1  # the session's connection count when NTLM last signed in
-        self._own = set()  # ids of the room's own bookings read (cancelled, not declined)
+        self._own = set()  # ids of the room's own bookings read (deleted, not declined)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -76,12 +89,16 @@ class Ews:
                     _calendar(mailbox)))
         own = self._own
         mailbox = mailbox.lower()
+        count = [0]
 
         def item(doc):
             event = _event(doc, mailbox)
             if doc.get("MyResponseType") == "Organizer":
                 own.add(event["id"])
             on_event(event)
+            count[0] += 1
+            if count[0] % COLLECT_EVERY == 0:
+                gc.collect()
 
         answer = self._call(body, "t:CalendarItem", item)
         if answer.attrs.get("IncludesLastItemInRange") == "false":
@@ -101,6 +118,11 @@ class Ews:
         "view", "error"}) per address; `view` is EWS's MergedFreeBusy, one digit per interval
         (0 free, 1 tentative, 2 busy, 3 away, 4 no data)."""
         addresses = list(addresses)
+        for i in range(0, len(addresses), AVAILABILITY_MAX):
+            self._free_busy(addresses[i:i + AVAILABILITY_MAX], start, end, interval_min,
+                            on_schedule)
+
+    def _free_busy(self, addresses, start, end, interval_min, on_schedule):
         # The time window is read in the request's time zone: UTC, without daylight saving.
         utc = "<t:Bias>0</t:Bias><t:Time>00:00:00</t:Time><t:DayOrder>1</t:DayOrder>" \
               "<t:Month>1</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek>"
@@ -167,11 +189,17 @@ class Ews:
 
     def decline(self, mailbox, event_id, comment):
         """Release a no-show: the room declines a meeting it was invited to, which tells the
-        organizer; a booking the room made itself (at the panel) is cancelled instead."""
-        kind = "CancelCalendarItem" if event_id in self._own else "DeclineItem"
-        self._call('<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:%s>'
-                   '<t:Body BodyType="Text">%s</t:Body><t:ReferenceItemId Id="%s"/></t:%s>'
-                   '</m:Items></m:CreateItem>' % (kind, escape(comment), escape(event_id), kind),
+        organizer. A booking the room holds itself (made at the panel: an appointment without
+        attendees, which a cancellation could not be sent for) is deleted."""
+        if event_id in self._own:
+            self._call('<m:DeleteItem DeleteType="MoveToDeletedItems" SendMeetingCancellations='
+                       '"SendToAllAndSaveCopy"><m:ItemIds><t:ItemId Id="%s"/></m:ItemIds>'
+                       '</m:DeleteItem>' % escape(event_id), None, None)
+            return
+        self._call('<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:DeclineItem>'
+                   '<t:Body BodyType="Text">%s</t:Body><t:ReferenceItemId Id="%s"/>'
+                   '</t:DeclineItem></m:Items></m:CreateItem>' % (escape(comment),
+                                                                   escape(event_id)),
                    None, None)
 
     def send_mail(self, to, subject, text):
@@ -201,8 +229,13 @@ class Ews:
                     answer = read_answer(r, item_name, on_item, r.host)
             finally:
                 r.close()  # reads away a short rest: the connection stays, NTLM's sign-in too
-            error = answer and answer.error or _status_error(status, r.headers.get(
-                "retry-after"))
+            if answer is not None:
+                error = answer.error or _status_error(status, None)
+            elif status == 200:
+                error = BackendError("bad_response", "Exchange answered with %s, not XML" % (
+                    (r.headers.get("content-type") or "no content type")[:40]), status)
+            else:
+                error = _status_error(status, r.headers.get("retry-after"))
             if error is None:
                 return answer
             wait = error.retry_after
@@ -217,10 +250,14 @@ class Ews:
         headers = {"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"}
         if self._basic is not None:
             headers["Authorization"] = self._basic
-            return self._send(data, headers, stream=True)
+            r = self._send(data, headers)
+            if r.status_code == 401:
+                r.close()
+                raise _refused()
+            return r
         if self._ntlm_conns == self.session.stats["connections"]:
             # The connection NTLM signed in on is still open: it carries the sign-in.
-            r = self._send(data, headers, stream=True)
+            r = self._send(data, headers)
             if r.status_code != 401:
                 return r
             r.close()
@@ -228,45 +265,57 @@ class Ews:
 
     def _ntlm(self, data, headers):
         """NTLM signs in a connection (MS-NLMP 3.1.5): NEGOTIATE with an empty body, the
-        server's CHALLENGE on a 401, then AUTHENTICATE with the real request."""
+        server's CHALLENGE on a 401, then AUTHENTICATE with the real request, on the same
+        connection."""
         from app import ntlm  # only a panel on NTLM loads it
 
         first = ntlm.negotiate()
         headers["Authorization"] = "NTLM " + _b64(first)
         r = self._send(b"", headers)
-        challenge = ntlm.header_challenge(r.headers.get("www-authenticate") or "")
-        if r.status_code != 401 or challenge is None:
-            if r.status_code == 401:
-                raise BackendError("credentials", "Exchange does not offer NTLM sign-in on "
-                                   "this address", 401, "no_ntlm")
-            raise _status_error(r.status_code, r.headers.get("retry-after")) or BackendError(
-                "bad_response", "Exchange accepted a request without a sign-in", r.status_code)
+        r.close()
         conns = self.session.stats["connections"]
         b = self._backend
         try:
+            challenge = ntlm.header_challenge(r.headers.get("www-authenticate") or "")
+            if r.status_code != 401:
+                raise _status_error(r.status_code, r.headers.get("retry-after")) or \
+                    BackendError("bad_response", "Exchange accepted a request without a "
+                                 "sign-in", r.status_code)
+            if challenge is None:
+                raise BackendError("credentials", "Exchange does not offer NTLM sign-in on "
+                                   "this address", 401, "no_ntlm")
             last = ntlm.authenticate(first, challenge, b["user"], b["domain"], b["password"],
                                      now=clock.now())
         except ntlm.NtlmError as e:
             raise BackendError("bad_response", "Exchange's NTLM challenge: " + e.words, 401,
                                "bad_challenge") from None
+        if (r.headers.get("connection") or "").lower() == "close":
+            raise _ntlm_lost()
         headers["Authorization"] = "NTLM " + _b64(last)
-        r = self._send(data, headers, stream=True)
+        r = self._send(data, headers)
         if self.session.stats["connections"] != conns:
             r.close()
-            raise BackendError("unavailable", "the connection to Exchange closed during the "
-                               "NTLM sign-in; a proxy may not keep connections open", None,
-                               "ntlm_connection")
+            raise _ntlm_lost()
+        if r.status_code == 401:
+            r.close()
+            raise _refused()
         self._ntlm_conns = conns
         return r
 
-    def _send(self, data, headers, stream=False):
-        r = self.session.request("POST", self.url, data=data, headers=headers, stream=stream)
-        if r.status_code == 401 and headers.get("Authorization", "").startswith(
-                ("Basic", "NTLM TlRMTVNTUAAD")):
-            r.close()
-            raise BackendError("credentials", "Exchange refused the service account's user "
-                               "name or password", 401, "unauthorized")
-        return r
+    def _send(self, data, headers):
+        return self.session.request("POST", self.url, data=data, headers=headers, stream=True)
+
+
+def _refused():
+    # IIS answers a wrong password, a locked-out and a disabled account with the same 401.
+    return BackendError("credentials", "Exchange refused the service account's user name or "
+                        "password", 401, "unauthorized")
+
+
+def _ntlm_lost():
+    return BackendError("unavailable", "the connection to Exchange closed during the NTLM "
+                        "sign-in; a proxy may not keep connections open", None,
+                        "ntlm_connection")
 
 
 def read_answer(source, item_name, on_item, host=None):
@@ -280,6 +329,8 @@ def read_answer(source, item_name, on_item, host=None):
         if e.reason != "bad_xml":
             raise
         raise BackendError("bad_response", str(e)) from None
+    if not answer.body:
+        raise BackendError("bad_response", "Exchange answered without a SOAP body")
     if answer.error is None and answer.count is None:
         raise BackendError("bad_response", "Exchange answered without a response message")
     return answer
@@ -288,33 +339,47 @@ def read_answer(source, item_name, on_item, host=None):
 class _Answer:
     """What the reader found: items handed over as flat dicts of the fields inside them
     ("Subject", "Organizer/Mailbox/Name", "ItemId@Id"), the response's class and code, a
-    SOAP fault, the back-off Exchange asked for."""
+    SOAP fault, the back-off Exchange asked for. An item is bounded (ITEM_FIELDS fields,
+    ITEM_DEPTH levels, MAX_ITEM bytes of text) and so is their number (MAX_ITEMS): a server
+    that sends more is damaged."""
 
     def __init__(self, item_name, on_item):
         self._item, self._on_item = item_name, on_item
-        self._path = []  # local names from the item down
+        self._keys = []  # inside an item: the key of each open element ("Organizer/Mailbox")
         self._depth = 0  # the element depth; the item's, while inside one
         self._item_depth = -1
         self._fields = None
+        self._size = 0  # bytes of text in the current item
         self.attrs = {}  # the RootFolder's attributes (FindItem)
         self.count = None  # response messages and items seen
+        self.items = 0
+        self.body = False  # the SOAP body ended
         self.error = None
-        self._code = self._faultcode = self._text = self._fault = None
-        self._backoff = None
-        self._class = None
+        self._code = self._faultcode = self._fault = self._backoff = self._class = None
 
     def start(self, name, attrs):
         self._depth += 1
-        if self._fields is not None:
+        fields = self._fields
+        if fields is not None:
+            keys = self._keys
+            if len(keys) >= ITEM_DEPTH:
+                keys.append(None)  # too deep to matter: not kept
+                return
+            parent = keys[-1] if keys else ""
             local = name[name.find(":") + 1:]
-            self._path.append(local)
-            key = "/".join(self._path)
-            for k in ("Id", "ResponseClass"):
-                if k in attrs:
-                    self._fields[key + "@" + k] = attrs[k]
+            key = None if parent is None else parent + "/" + local if parent else local
+            keys.append(key)
+            if key is not None:
+                for k in ("Id", "ResponseClass"):
+                    if k in attrs:
+                        self._put(key + "@" + k, attrs[k])
             return
         if name == self._item:
-            self._fields, self._item_depth, self._path = {}, self._depth, []
+            self.items += 1
+            if self.items > MAX_ITEMS:
+                raise BackendError("bad_response", "Exchange sent more than %d items"
+                                   % MAX_ITEMS)
+            self._fields, self._item_depth, self._keys, self._size = {}, self._depth, [], 0
             self.count = (self.count or 0) + 1
             return
         if "ResponseClass" in attrs and self._class in (None, "Success"):
@@ -325,7 +390,7 @@ class _Answer:
         elif name == "m:RootFolder":
             self.attrs = attrs
         elif name == "s:Fault":
-            self._fault = ""
+            self._fault = True
         elif name == "t:Value" and attrs.get("Name") == "BackOffMilliseconds":
             self._backoff = ""
 
@@ -338,20 +403,27 @@ class _Answer:
                 if self._on_item is not None:
                     self._on_item(fields)
                 return
-            if text:
-                self._fields["/".join(self._path)] = text
-            self._path.pop()
+            key = self._keys.pop()
+            if text and key is not None:
+                self._put(key, text)
             return
         if name in ("m:ResponseCode", "e:ResponseCode") and self._code is None:
             self._code = text
         elif name == "faultcode":
             self._faultcode = text.rpartition(":")[2]  # "a:ErrorSchemaValidation"
-        elif name in ("m:MessageText", "e:Message", "faultstring") and self._text is None:
-            self._text = text
         elif name == "t:Value" and self._backoff == "":
             self._backoff = text
         elif name == "s:Body":
+            self.body = True
             self.error = self._outcome()
+
+    def _put(self, key, value):
+        fields = self._fields
+        self._size += len(key) + len(value)
+        if len(fields) >= ITEM_FIELDS or self._size > MAX_ITEM:
+            raise BackendError("bad_response", "Exchange sent an item larger than the panel "
+                               "reads (%d fields, %d bytes)" % (ITEM_FIELDS, MAX_ITEM))
+        fields[key] = value
 
     def _outcome(self):
         if self._fault is None and self._class in (None, "Success", "Warning"):
@@ -395,7 +467,7 @@ def _status_error(status, retry):
         return BackendError("forbidden", "Exchange refused the service account (HTTP 403)",
                             status)
     if status == 404:
-        return BackendError("not_found", "no EWS at this address (HTTP 404)", status)
+        return BackendError("not_found", "no EWS at this address (HTTP 404)", status, "no_ews")
     if status in (429, 503, 504):
         return BackendError("throttled", "Exchange asked the panel to slow down (HTTP %d)"
                             % status, status, None, wait if wait is not None else 60)

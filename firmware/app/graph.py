@@ -6,8 +6,7 @@
 import time
 
 from app import clock, jsonstream
-from app.backend import BackendError
-from app.entra import SignInRequired
+from app.backend import BackendError, SignInRequired
 from app.http import quote, retry_after, split_url
 from app.http_errors import HttpError
 
@@ -22,6 +21,8 @@ MAX_SCHEDULE_ITEM = 8192  # one room's getSchedule answer holds its meetings in 
 
 
 class Graph:
+    all_day_moments = False  # all-day events' dates as UTC midnights (room.all_day_in)
+
     def __init__(self, session, host, auth):
         # auth: bearer() -> the Authorization value; renew() -> refresh it now (after a 401)
         self.session = session

@@ -122,13 +122,17 @@ def event_key(event):
     return h
 
 
-def all_day_in(event, zone):
-    """An all-day event's start and end as local midnights: Graph gives its dates as they are,
-    whatever time zone was asked for."""
+def all_day_in(event, zone, moments=False):
+    """An all-day event's start and end as local midnights. Graph gives its dates as they are
+    (as UTC midnights), whatever time zone was asked for; EWS (moments) gives the moments of
+    the mailbox's midnights, which are the nearest local ones."""
     if event["all_day"]:
         for key in ("start", "end"):
-            y, mo, d = clock.civil(event[key])[:3]
-            event[key] = zone.to_utc(y, mo, d)
+            if moments:
+                event[key] = zone.midnight(event[key] + 12 * 3600)
+            else:
+                y, mo, d = clock.civil(event[key])[:3]
+                event[key] = zone.to_utc(y, mo, d)
     return event
 
 

@@ -11,12 +11,9 @@ import json
 import time
 
 from app import clock, http_tls, power, room, seal, words
-from app.backend import BackendError
-from app.entra import REFRESH_MARGIN, Entra, SignInError, SignInRequired
-from app.graph import Graph
+from app.backend import BackendError, SignInError, SignInRequired
 from app.http import Session
 from app.http_errors import HttpError, TlsError
-from app.tokens import TokenStore
 
 SCHEDULE_FILE = "/cfg/schedule.sealed"  # the last calendar read, for the offline screen
 # Problems that leave the last good schedule on screen (with a line saying so): the room's
@@ -41,25 +38,6 @@ FULL_REFRESH_EVERY = 10
 HITS_MAX_B = 768
 CLOCK_SLACK_S = 2  # a Date header has whole seconds, and the answer takes its time
 _drawn = False  # this process has put a screen on the display (a later one may skip a redraw)
-
-
-class Auth:
-    """The access token for Graph, refreshed shortly before it expires or after a 401; every
-    new refresh token is stored at once (Entra rotates them)."""
-
-    def __init__(self, entra, store, tokens):
-        self.entra, self.store, self.tokens = entra, store, tokens
-
-    def bearer(self):
-        if self.tokens["expires_at"] - REFRESH_MARGIN <= clock.now():
-            self.renew()
-        return "Bearer " + self.tokens["access_token"]
-
-    def renew(self):
-        tokens = self.entra.refresh(self.tokens["refresh_token"])
-        tokens["account"] = tokens["account"] or self.tokens.get("account")
-        self.store.save(tokens)
-        self.tokens = tokens
 
 
 class Wake:
@@ -128,6 +106,11 @@ class Wake:
 
             self.account = {"upn": backend["account"]}
             return self._room(Ews(session, backend), self.account)
+        # Microsoft 365 (loaded only here: an EWS panel's heap holds none of it).
+        from app.entra import Auth, Entra
+        from app.graph import Graph
+        from app.tokens import TokenStore
+
         store = TokenStore(self.board, backend)
         entra = Entra(session, backend)
         tokens = store.load()
@@ -280,7 +263,8 @@ class Wake:
         end = self.zone.midnight(self.zone.midnight(start + 36 * 3600) + 36 * 3600)
         events = []
         graph.calendar_view(self.mailbox["address"], start, end,
-                            lambda e: events.append(room.all_day_in(e, self.zone)))
+                            lambda e: events.append(room.all_day_in(e, self.zone,
+                                                                    graph.all_day_moments)))
         gc.collect()
         # From the first calendar read on (until a power cycle), the panel offers check-in.
         self.memory.setdefault("watching_since", now)
@@ -427,7 +411,7 @@ class Wake:
         names = {}
         if cfg_room.get("room_list"):
             graph.rooms_in(cfg_room["room_list"]["address"],
-                           lambda r: names.setdefault(r["address"], r["name"]))
+                           lambda r: r["address"] and names.setdefault(r["address"], r["name"]))
         for alt in cfg_room.get("alternatives") or ():
             names[alt["address"]] = alt["name"] or names.get(alt["address"]) or alt["address"]
         own = self.mailbox["address"].lower()
@@ -508,6 +492,9 @@ class Wake:
             return self._problem("forbidden", e.words, "In Exchange Online PowerShell: "
                                  "Add-MailboxFolderPermission -Identity %s:\\Calendar -User %s "
                                  "-AccessRights Editor%s" % (address, user, delegate))
+        if e.code == "no_ews":
+            return self._problem("not_found", e.words, "Check [backend] url in panel.toml (it "
+                                 "ends in /EWS/Exchange.asmx) and push it again.")
         if e.kind == "not_found":
             return self._problem("not_found", "%s does not know the mailbox %s" % (
                 "Exchange" if ews else "Graph", address), "Check [room] mailbox in panel.toml "

@@ -67,6 +67,22 @@ class Source:
         return n
 
 
+class Pieces:
+    # A body given as pieces (the test's heap need not hold it whole), one per readinto.
+    def __init__(self, pieces):
+        self.pieces = list(reversed(pieces))
+
+    def readinto(self, buf):
+        if not self.pieces:
+            return 0
+        piece = self.pieces.pop()
+        if len(piece) > len(buf):
+            self.pieces.append(piece[len(buf):])
+            piece = piece[:len(buf)]
+        buf[:len(piece)] = piece
+        return len(piece)
+
+
 def read(body, item, step=1 << 30):
     items = []
     answer = ews.read_answer(Source(body, step), item, items.append)
@@ -206,3 +222,41 @@ def test_damaged_answers_are_bad_responses():
         assert e.kind == "bad_response" and "time" in e.words
     else:
         raise AssertionError("a bad time passed")
+
+
+def test_answers_beyond_the_panel_s_bounds_are_bad_responses():
+    fat = calendar_item(1, "x", "2026-11-25T08:00:00Z", "2026-11-25T09:00:00Z", extra="".join(
+        "<t:F%d>%s</t:F%d>" % (i, "y" * 100, i) for i in range(60)))
+    one = calendar_item(1, "x", "2026-11-25T08:00:00Z", "2026-11-25T09:00:00Z").encode()
+    head, tail = envelope(
+        '<m:FindItemResponse><m:ResponseMessages><m:FindItemResponseMessage ResponseClass='
+        '"Success"><m:ResponseCode>NoError</m:ResponseCode><m:RootFolder><t:Items>@'
+        '</t:Items></m:RootFolder></m:FindItemResponseMessage></m:ResponseMessages>'
+        '</m:FindItemResponse>').split(b"@")
+    for pieces, words in (([head, fat.encode(), tail], "an item larger than"),
+                          ([head] + [one] * (ews.MAX_ITEMS + 1) + [tail],
+                           "more than %d items" % ews.MAX_ITEMS)):
+        try:
+            ews.read_answer(Pieces(pieces), "t:CalendarItem", lambda d: None)
+        except BackendError as e:
+            assert e.kind == "bad_response" and words in e.words, e.words
+        else:
+            raise AssertionError("no error for " + words)
+    # Deeper than the panel reads: kept out of the item, not refused.
+    deep = calendar_item(1, "x", "2026-11-25T08:00:00Z", "2026-11-25T09:00:00Z",
+                         extra="<t:A><t:B><t:C><t:D><t:E>deep</t:E></t:D></t:C></t:B></t:A>")
+    _, items = read(envelope('<m:FindItemResponse><m:ResponseMessages><m:FindItemResponseMessage'
+                             ' ResponseClass="Success"><t:Items>%s</t:Items>'
+                             '</m:FindItemResponseMessage></m:ResponseMessages>'
+                             '</m:FindItemResponse>' % deep), "t:CalendarItem")
+    assert items[0]["Subject"] == "x" and not any(k.startswith("A/B/C/D") for k in items[0])
+
+
+def test_an_error_outside_a_soap_envelope_is_not_a_success():
+    body = b'<Answer ResponseClass="Error"><ResponseCode>ErrorAccessDenied</ResponseCode></Answer>'
+    try:
+        read(body, "t:CalendarItem")
+    except BackendError as e:
+        assert e.kind == "bad_response" and "SOAP body" in e.words, e.words
+    else:
+        raise AssertionError("no error")

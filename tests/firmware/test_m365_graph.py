@@ -1,11 +1,11 @@
-# The Graph client (app/graph.py) and the wake's token handling (app/wake.Auth), in the real
+# The Graph client (app/graph.py) and the wake's token handling (app/entra.Auth), in the real
 # Unix-port MicroPython against the fake tenant: reads, writes, paging, and every answer a room
 # panel must understand (401, 403, 404, 429, 5xx, damaged bodies).
 import time
 
 from m365_helpers import TestBoard, admin, backend, cfg, raises, session, signed_in
 
-from app import clock, entra, graph, http_errors, tokens, wake
+from app import clock, entra, graph, http_errors, tokens
 from app.backend import BackendError
 
 ROOM = "room-3.12@contoso.example"  # editor rights for the service account; cleared per test
@@ -15,7 +15,7 @@ _auth = None
 
 
 def auth(s):
-    """wake.Auth over a real sign-in and a real token store, signed in once per module."""
+    """entra.Auth over a real sign-in and a real token store, signed in once per module."""
     global _auth
     board = TestBoard()
     board.mount_cfg()
@@ -25,7 +25,7 @@ def auth(s):
     if _auth is None:
         client, got = signed_in(s)
         store.save(got)
-        _auth = wake.Auth(client, store, got)
+        _auth = entra.Auth(client, store, got)
     _auth.entra = entra.Entra(s, backend())
     return _auth
 

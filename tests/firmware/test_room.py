@@ -596,6 +596,20 @@ def test_all_day_events_run_from_local_midnight_to_local_midnight():
         2026, 11, 25, 23)
     timed = event(0, 30)
     assert room.all_day_in(dict(timed), ZONE) == timed
+    # EWS gives the moments of the mailbox's midnights (here the panel's zone: 23:00 UTC the
+    # day before), a day across a DST change included; a mailbox an hour off still lands on
+    # the same days.
+    for start, end in ((clock.timegm(2026, 11, 24, 23), clock.timegm(2026, 11, 25, 23)),
+                       (clock.timegm(2026, 11, 25, 0), clock.timegm(2026, 11, 26, 0)),
+                       (clock.timegm(2026, 11, 24, 22), clock.timegm(2026, 11, 25, 22))):
+        e["start"], e["end"] = start, end
+        room.all_day_in(e, ZONE, moments=True)
+        assert (e["start"], e["end"]) == (clock.timegm(2026, 11, 24, 23),
+                                          clock.timegm(2026, 11, 25, 23)), (start, e)
+    e["start"], e["end"] = clock.timegm(2026, 10, 24, 22), clock.timegm(2026, 10, 25, 23)
+    room.all_day_in(e, ZONE, moments=True)  # Sunday 25 October: summer time ends
+    assert (e["start"], e["end"]) == (clock.timegm(2026, 10, 24, 22),
+                                      clock.timegm(2026, 10, 25, 23))
 
 
 # -- the view model ---------------------------------------------------------------------------

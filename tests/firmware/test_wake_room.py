@@ -45,6 +45,8 @@ def event(start_min, minutes, subject="Planning", **kw):
 class Graph:
     """The calls Wake makes, on a calendar in memory; `calls` records the writes."""
 
+    all_day_moments = False  # all-day events' dates as UTC midnights, as app.graph gives them
+
     def __init__(self, *events):
         self.events = [dict(e) for e in events]
         self.calls = []

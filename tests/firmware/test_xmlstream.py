@@ -180,7 +180,24 @@ def test_huge_text_and_comments_hold_bounded_memory():
 def test_a_tag_longer_than_the_bound_is_refused():
     long_tag = b'<a x="' + b"y" * 5000 + b'"/>'
     fails(long_tag, "a tag longer than 2048 bytes", step=100)
+    fails(long_tag, "a tag longer than 2048 bytes")  # whole in one chunk, too
     assert read(long_tag, step=100, max_tag=8192)[0][2]["x"] == "y" * 5000
+
+
+def test_a_byte_order_mark_is_skipped():
+    for step in (1, 2, 512):
+        assert read(b"\xef\xbb\xbf<a>x</a>", step) == [("s", "a", {}), ("e", "a", "x")]
+
+
+def test_namespace_declarations_are_bounded():
+    many = "".join(' xmlns:p%d="urn:%d"' % (i, i) for i in range(17))
+    fails(("<a%s/>" % many).encode(), "more than 16 namespace declarations")
+    # Each element keeps its own declarations only: deep nesting with some in every tag
+    # costs depth times declarations, not their square.
+    some = "".join(' xmlns:p%d="urn:%d"' % (i, i) for i in range(16))
+    deep = ("<p3:a%s>" % some) * 48 + "</p3:a>" * 48
+    got = read(deep.encode(), names={"urn:3": "x"})
+    assert got[0] == ("s", "x:a", {}) and len(got) == 96
 
 
 def test_unknown_namespaces_and_no_namespace():
