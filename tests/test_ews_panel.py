@@ -155,6 +155,20 @@ def test_a_no_show_is_released_and_the_organizer_told(lab):
     assert notice["kind"] == "decline" and notice["to"][0]["address"] == AMARA
 
 
+def test_a_no_show_of_the_room_s_own_booking_is_deleted(lab):
+    # A booking made in the room's own calendar (at a panel, or by a delegate) has no
+    # attendees to decline it for: released, it is deleted.
+    memory = json.loads((lab.panel.state / "rtc_memory").read_bytes())
+    start = max(memory["watching_since"] + 1, int(time.time()) - 70)
+    since = last_request_id(lab)
+    mark = lab.panel.mark()
+    fresh_room(lab, {"start": iso(start), "minutes": 30, "subject": "Walk-in"})
+    lab.panel.wait_for("released: the meeting of", since=mark, timeout=90)
+    assert room_events(lab) == []
+    operations = [(r.get("form") or {}).get("operation") for r in ews_requests(lab, since)]
+    assert "DeleteItem" in operations, operations
+
+
 @pytest.mark.parametrize("fault, problem", [
     ({"status": 503, "times": 2}, "problem: throttled"),
     ({"status": 500}, "problem: unavailable"),
