@@ -71,6 +71,24 @@ def shown_problem(lab, words, since):
     return lab.panel.view()["problem"]
 
 
+def offline_until_the_fault_passes(lab, fault, problem):
+    """Inject `fault` (the tenant's /_admin/faults): the console's `problem` line, the last
+    good schedule left on screen saying since when, then, the fault used up, the room back by
+    itself. The console index of the problem line."""
+    mark = lab.panel.mark()
+    lab.admin("POST", "faults", fault)
+    text = lab.panel.wait_for(problem, since=mark)
+    at = mark + text.index(problem)
+    lab.panel.wait_for("screen: room, offline", since=at)
+    offline = lab.panel.view()["offline"]
+    assert problem.startswith("problem: " + offline["kind"]) and offline["text"].startswith(
+        "Not updated since " + offline["since"])
+    after = mark + len(lab.panel.console_text()[mark:])
+    lab.panel.wait_for("screen: room |", since=after)
+    assert "offline" not in lab.panel.view()
+    return at
+
+
 def room_events(lab):
     return lab.admin("GET", f"events?room={ROOM}")
 

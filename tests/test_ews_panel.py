@@ -22,6 +22,7 @@ from panel_helpers import (
     fresh_room,
     iso,
     next_wake,
+    offline_until_the_fault_passes,
     push,
     room_events,
     seconds,
@@ -178,15 +179,7 @@ def test_a_no_show_of_the_room_s_own_booking_is_deleted(lab):
 ])
 def test_http_faults_show_a_problem_and_the_panel_recovers_by_itself(lab, fault, problem):
     at_the_room(lab)
-    mark = lab.panel.mark()
-    lab.admin("POST", "faults", dict(fault, path=EWS_PATH))
-    text = lab.panel.wait_for(problem, since=mark)
-    text = lab.panel.wait_for("screen: room, offline", since=mark + text.index(problem))
-    offline = lab.panel.view()["offline"]
-    assert problem.startswith("problem: " + offline["kind"])
-    after = mark + len(lab.panel.console_text()[mark:])
-    lab.panel.wait_for("screen: room |", since=after)
-    assert "offline" not in lab.panel.view()
+    offline_until_the_fault_passes(lab, dict(fault, path=EWS_PATH), problem)
 
 
 @pytest.mark.parametrize("fault, problem", [
@@ -199,16 +192,12 @@ def test_http_faults_show_a_problem_and_the_panel_recovers_by_itself(lab, fault,
 ])
 def test_ews_error_codes_show_a_problem_and_the_panel_recovers_by_itself(lab, fault, problem):
     at_the_room(lab)
-    mark = lab.panel.mark()
-    lab.admin("POST", "faults", dict(fault, path=EWS_PATH))
-    text = lab.panel.wait_for(problem, since=mark)
-    lab.panel.wait_for("screen: room, offline", since=mark + text.index(problem))
+    at = offline_until_the_fault_passes(lab, dict(fault, path=EWS_PATH), problem)
     if "back_off_ms" in fault:
         # The wake after the back-off (90 s; the lab's refresh is 5 min), not the usual minute.
-        sleep = lab.panel.wait_for("deep sleep for", since=mark + text.index(problem))
-        assert "deep sleep for 90000 ms" in sleep[sleep.index("screen: room, offline"):], sleep
-    after = mark + len(lab.panel.console_text()[mark:])
-    lab.panel.wait_for("screen: room |", since=after)
+        text = lab.panel.console_text()[at:]
+        sleep = text.index("deep sleep for", text.index("screen: room, offline"))
+        assert text.startswith("deep sleep for 90000 ms", sleep), text[sleep:sleep + 40]
 
 
 def test_an_unknown_room_mailbox_says_so(lab):

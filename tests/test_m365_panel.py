@@ -28,6 +28,7 @@ from panel_helpers import (
     fresh_room,
     iso,
     next_wake,
+    offline_until_the_fault_passes,
     push,
     room_events,
     seconds,
@@ -175,17 +176,8 @@ def test_find_a_room_lists_the_other_rooms_free_first(lab):
     ({"kind": "reset"}, "problem: network"),
 ])
 def test_graph_faults_show_a_problem_and_the_panel_recovers_by_itself(lab, fault, problem):
-    mark = lab.panel.mark()
-    lab.admin("POST", "faults", dict(fault, path="/v1.0/users/*/calendar/calendarView"))
-    text = lab.panel.wait_for(problem, since=mark)
-    # A passing fault leaves the last good schedule on screen, saying since when.
-    text = lab.panel.wait_for("screen: room, offline", since=mark + text.index(problem))
-    offline = lab.panel.view()["offline"]
-    assert problem.startswith("problem: " + offline["kind"]) and offline["text"].startswith(
-        "Not updated since " + offline["since"])
-    after = mark + len(lab.panel.console_text()[mark:])
-    lab.panel.wait_for("screen: room |", since=after)  # the fault was used up: back by itself
-    assert "offline" not in lab.panel.view()
+    offline_until_the_fault_passes(
+        lab, dict(fault, path="/v1.0/users/*/calendar/calendarView"), problem)
 
 
 def test_no_rights_on_the_room_says_the_exact_powershell_line(lab):

@@ -111,15 +111,17 @@ class GT911:
         try:
             self._i2c.readfrom_mem_into(self.address, reg, buf, addrsize=16)
         except OSError:
-            raise TouchError("no touch controller answers at I2C 0x%02X: check its cable, "
-                             "supply and reset line" % self.address) from None
+            raise self._absent() from None
 
     def _write(self, reg, data):
         try:
             self._i2c.writeto_mem(self.address, reg, data, addrsize=16)
         except OSError:
-            raise TouchError("no touch controller answers at I2C 0x%02X: check its cable, "
-                             "supply and reset line" % self.address) from None
+            raise self._absent() from None
+
+    def _absent(self):
+        return TouchError("no touch controller answers at I2C 0x%02X: check its cable, "
+                          "supply and reset line" % self.address)
 
 
 def from_board(info):

@@ -155,13 +155,18 @@ def test_a_partial_refresh_changes_only_its_window():
     assert (model.full, model.partial, model.errors) == (2, 1, [])
 
 
-def test_a_partial_refresh_after_power_up_draws_its_whole_window():
+def shown_then_asleep(frame):
+    """A blank panel that refreshed `frame` in full and went to deep sleep; `frame`."""
     blank()
     panel = uc8179.from_board(INFO)
-    a = pattern(5)
     panel.init()
-    panel.full(a)
+    panel.full(frame)
     panel.sleep()
+    return frame
+
+
+def test_a_partial_refresh_after_power_up_draws_its_whole_window():
+    a = shown_then_asleep(pattern(5))
     model = boot()
     panel = uc8179.from_board(INFO)
     c = pattern(77)
@@ -176,12 +181,7 @@ def test_a_partial_refresh_after_power_up_draws_its_whole_window():
 
 
 def test_after_power_up_the_kept_old_frame_makes_only_changed_pixels_flip():
-    blank()
-    panel = uc8179.from_board(INFO)
-    a = pattern(5)
-    panel.init()
-    panel.full(a)
-    panel.sleep()
+    a = shown_then_asleep(pattern(5))
     b = with_window(a, pattern(9), 200, 264, 100, 140)  # a with one block changed
     model = boot()
     panel = uc8179.from_board(INFO)
@@ -197,12 +197,8 @@ def test_after_power_up_the_kept_old_frame_makes_only_changed_pixels_flip():
 def test_a_wrong_old_frame_leaves_a_wrong_picture_as_on_a_panel():
     # The model applies the fast waveform to old and new data: a pixel the old data says is
     # already black is not driven. A driver given the wrong old frame shows the mistake.
-    blank()
-    panel = uc8179.from_board(INFO)
-    white, black = bytes([0xFF]) * (RB * H), bytes(RB * H)
-    panel.init()
-    panel.full(white)
-    panel.sleep()
+    white = shown_then_asleep(bytes([0xFF]) * (RB * H))
+    black = bytes(RB * H)
     boot()
     panel = uc8179.from_board(INFO)
     panel.init()

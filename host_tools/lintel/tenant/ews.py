@@ -52,6 +52,7 @@ from spnego.exceptions import SpnegoError
 
 from lintel.tenant import graph, identity
 from lintel.tenant.graph import Inst, Mailbox, Zone
+from lintel.tenant.seed import unknown_keys
 from lintel.tenant.server import HttpError, Request, Response, Tenant, json_response
 
 NAME = "ews"
@@ -168,10 +169,7 @@ def validate_seed(seed: dict) -> list[str]:
     if not isinstance(e, dict):
         return ["ews: {\"domain\": \"CONTOSO\", \"accounts\": [{\"upn\", \"logon\", "
                 "\"password\"}]}"]
-    problems = []
-    for k in e:
-        if k not in ("domain", "accounts") and not k.startswith("_"):
-            problems.append(f"ews.{k}: unknown key (known: accounts, domain)")
+    problems = unknown_keys(e, ("accounts", "domain"), "ews", comments=True)
     if not (isinstance(e.get("domain"), str) and _NETBIOS.fullmatch(e["domain"])):
         problems.append("ews.domain: the NetBIOS domain name, such as \"CONTOSO\" (1-15 letters, "
                         "digits or dashes)")
@@ -186,10 +184,7 @@ def validate_seed(seed: dict) -> list[str]:
         if not isinstance(a, dict):
             problems.append(f"{where}: an object")
             continue
-        for k in a:
-            if k not in ACCOUNT_KEYS and not k.startswith("_"):
-                problems.append(f"{where}.{k}: unknown key (known: "
-                                f"{', '.join(sorted(ACCOUNT_KEYS))})")
+        problems += unknown_keys(a, sorted(ACCOUNT_KEYS), where, comments=True)
         upn, logon = a.get("upn"), a.get("logon")
         if not isinstance(upn, str) or upn.lower() not in users:
             problems.append(f"{where}.upn: a user of the seed's users (their UPN), whose "

@@ -32,6 +32,7 @@ from urllib.parse import quote, unquote
 
 from lintel.errors import LintelError
 from lintel.tenant import identity
+from lintel.tenant.seed import unknown_keys
 from lintel.tenant.server import HttpError, Request, Response, Tenant, json_response
 
 NAME = "graph"
@@ -388,9 +389,7 @@ def validate_seed(seed: dict) -> list[str]:
         if not isinstance(r, dict):
             problems.append(f"{where}: an object")
             continue
-        for k in r:
-            if k not in ROOM_KEYS and not k.startswith("_"):
-                problems.append(f"{where}.{k}: unknown key (known: {', '.join(sorted(ROOM_KEYS))})")
+        problems += unknown_keys(r, sorted(ROOM_KEYS), where, comments=True)
         addr = r.get("address")
         if not _is_smtp(addr):
             problems.append(f"{where}.address: the room's e-mail address, such as "
@@ -444,9 +443,7 @@ def validate_seed(seed: dict) -> list[str]:
         if not isinstance(rl, dict):
             problems.append(f"{where}: an object")
             continue
-        for k in rl:
-            if k not in LIST_KEYS and not k.startswith("_"):
-                problems.append(f"{where}.{k}: unknown key (known: {', '.join(sorted(LIST_KEYS))})")
+        problems += unknown_keys(rl, sorted(LIST_KEYS), where, comments=True)
         addr = rl.get("address")
         if not _is_smtp(addr):
             problems.append(f"{where}.address: the room list's e-mail address, such as "
@@ -496,10 +493,7 @@ def check_event_spec(e: Any, where: str, mailbox_known: Callable[[str], bool]) -
     """Problems in one seed (or admin API) event, with key paths."""
     if not isinstance(e, dict):
         return [f"{where}: an object"]
-    problems = []
-    for k in e:
-        if k not in EVENT_KEYS and not k.startswith("_"):
-            problems.append(f"{where}.{k}: unknown key (known: {', '.join(sorted(EVENT_KEYS))})")
+    problems = unknown_keys(e, sorted(EVENT_KEYS), where, comments=True)
     room = e.get("room")
     if not isinstance(room, str) or not mailbox_known(room):
         problems.append(f"{where}.room: the address of a room in rooms (or of a user)")
@@ -587,11 +581,7 @@ def _check_recurrence_spec(r: Any, where: str) -> list[str]:
     if not isinstance(r, dict):
         return [f"{where}: {{\"pattern\": \"daily\" or \"weekly\", \"days\", \"count\", "
                 "\"interval\", \"until_day\"}"]
-    problems = []
-    for k in r:
-        if k not in RECURRENCE_KEYS:
-            problems.append(f"{where}.{k}: unknown key (known: "
-                            f"{', '.join(sorted(RECURRENCE_KEYS))})")
+    problems = unknown_keys(r, sorted(RECURRENCE_KEYS), where)
     if r.get("pattern") not in ("daily", "weekly"):
         problems.append(f"{where}.pattern: \"daily\" or \"weekly\"")
     if "interval" in r and not _is_int(r["interval"], 1, 99):
@@ -2787,9 +2777,9 @@ def admin_set_rights(req: Request) -> Response:
     body = req.json()
     if not isinstance(body, dict):
         raise _admin_error(400, "the body must be a JSON object")
-    unknown_keys = sorted(set(body) - {"room", "delegate", "send_as"})
-    if unknown_keys:
-        raise _admin_error(400, f"unknown key {unknown_keys[0]!r} (known: room, delegate, "
+    unknown = sorted(set(body) - {"room", "delegate", "send_as"})
+    if unknown:
+        raise _admin_error(400, f"unknown key {unknown[0]!r} (known: room, delegate, "
                                 "send_as)")
     room = find_room(t, str(body.get("room") or "")) if body.get("room") else None
     if room is None:

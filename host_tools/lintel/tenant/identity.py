@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from lintel.tenant.seed import unknown_keys
 from lintel.tenant.server import (
     HttpError,
     Request,
@@ -193,9 +194,7 @@ def validate_seed(seed: dict) -> list[str]:
     tenant = seed.get("tenant", {})
     if not isinstance(tenant, dict):
         return ["tenant: an object with domain, name and (optionally) id"]
-    for k in tenant:
-        if k not in ("id", "domain", "domains", "name"):
-            problems.append(f"tenant.{k}: unknown key (known: id, domain, domains, name)")
+    problems += unknown_keys(tenant, ("id", "domain", "domains", "name"), "tenant")
     if "id" in tenant and not _is_guid(tenant["id"]):
         problems.append("tenant.id: a GUID such as \"9188040d-6c67-4c5b-b112-36a304b66dad\"")
     domain = tenant.get("domain", "contoso.onmicrosoft.com")
@@ -217,9 +216,7 @@ def validate_seed(seed: dict) -> list[str]:
         if not isinstance(u, dict):
             problems.append(f"{where}: an object")
             continue
-        for k in u:
-            if k not in USER_KEYS:
-                problems.append(f"{where}.{k}: unknown key (known: {', '.join(sorted(USER_KEYS))})")
+        problems += unknown_keys(u, sorted(USER_KEYS), where)
         upn = u.get("upn")
         if not isinstance(upn, str) or upn.count("@") != 1 or upn.startswith("@"):
             problems.append(f"{where}.upn: a user principal name such as \"name@{domain}\"")

@@ -50,6 +50,13 @@ def validate(seed: dict, modules: list[ModuleType], path: Path) -> None:
             raise LintelError(f"--seed {path}: {problems[0]}{more}")
 
 
+def unknown_keys(obj: dict, known, where: str, comments: bool = False) -> list[str]:
+    """The problem `where.key: unknown key (known: ...)` for each key of obj not in `known`
+    (listed in the order given); with `comments`, keys starting with "_" are notes."""
+    return [f"{where}.{k}: unknown key (known: {', '.join(known)})" for k in obj
+            if k not in known and not (comments and k.startswith("_"))]
+
+
 def digest(seed: dict) -> str:
     return hashlib.sha256(json.dumps(seed, sort_keys=True).encode()).hexdigest()
 
