@@ -272,9 +272,12 @@ def wake_charge(w: dict, f: dict) -> dict:
     """Charge of one wake in mA*s, by part, on the ESP32-S3 (the model's assumptions: NOTES)."""
     tls = w["tls_handshakes"] * f["tls_handshake_s"]
     trips = w["requests"] * f["round_trip_s"]
-    # The emulated join sleeps BASELINES' figure; the rest of the radio-on time is the host's
-    # work (its own TLS handshakes included, a few ms), which the S3 does SLOWDOWN times slower.
-    work_radio = max(0, w["radio_ms"] - w["join_ms"]) / 1000 * f["bytecode_slowdown"]
+    # The emulated join sleeps BASELINES' figure. Of the rest of the radio-on time, the wake's
+    # "network" part (connecting, the host's TLS handshakes in C, waiting for the lab's tenant)
+    # is modelled by the handshakes and round trips above; what remains is the firmware's own
+    # work, which the S3 does SLOWDOWN times slower.
+    work_radio = max(0, w["radio_ms"] - w["join_ms"] - w["network_ms"]) / 1000 \
+        * f["bytecode_slowdown"]
     # The display's time (the host drawing, the driver, the panel model's BUSY) is modelled on
     # its own below: render_s and the board's refresh times.
     work_before = max(0, w["ms"] - w["radio_ms"] - w["display_ms"]) / 1000 \
@@ -352,11 +355,13 @@ NOTES = [
     "(bench/energy_bench.py seed_week); office hours 07:00-19:00 Monday to Friday",
     "counts per wake from the panel's console: the banner (time), `wifi: joined` (join ms, "
     "remembered or scanned access point), `screen:` (full, partial or no refresh) and `wake:` "
-    "(requests, TLS handshakes, bytes, firmware ms, radio-on ms)",
+    "(requests, TLS handshakes, bytes, firmware ms, radio-on ms and the network's part of it)",
     "energy: boot, the firmware's work before the radio and the flash blocks of the kept "
     "e-paper picture (flash_block_s each) at active_160mhz_ma; radio-on time "
     "(the join as the emulator models it, each TLS handshake at tls_handshake_s, each request "
-    "at round_trip_s, the firmware's own work while the radio is on times bytecode_slowdown) at "
+    "at round_trip_s, the firmware's own work while the radio is on times bytecode_slowdown: "
+    "the radio-on time less the join and the wake's network time, its connecting, handshakes "
+    "and waits in the lab) at "
     "wifi_rx_ma; each display refresh at epd_refresh_mw from the cell with the chip in light "
     "sleep; the rest of the week in deep sleep (chip, regulator, panel standby); "
     "self-discharge on top; days = capacity x usable fraction / (mAh a day + self-discharge)",

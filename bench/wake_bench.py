@@ -55,10 +55,10 @@ LAB_CLIENT = re.search(r'^client_id = "([^"]+)"', GRAPH_BACKEND, re.M).group(1)
 # The panel's `wake:` line (firmware/app/wake.py report); bench/energy_bench.py reads it too.
 WAKE_LINE = re.compile(
     r"wake: (\d+) requests, (\d+) connections, (\d+) TLS handshakes, (\d+) B sent, (\d+) B "
-    r"received, (\d+) ms, heap (\d+) B live of (\d+) B, radio on (\d+) ms, display (\d+) ms, "
-    r"(\d+) B kept")
+    r"received, (\d+) ms, heap (\d+) B live of (\d+) B, radio on (\d+) ms \(network (\d+) "
+    r"ms\), display (\d+) ms, (\d+) B kept")
 FIELDS = ("requests", "connections", "tls_handshakes", "bytes_sent", "bytes_received", "ms",
-          "heap_live", "heap_total", "radio_ms", "display_ms", "kept_bytes")
+          "heap_live", "heap_total", "radio_ms", "network_ms", "display_ms", "kept_bytes")
 COLUMNS = (("requests", "req"), ("connections", "conn"), ("tls_handshakes", "TLS"),
            ("bytes_sent", "sent B"), ("bytes_received", "recv B"), ("ms", "wall ms"),
            ("heap_live", "heap live B"))

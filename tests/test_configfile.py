@@ -125,7 +125,7 @@ def test_defaults(tmp_path):
         "service": {"recipient": None, "catering": [], "support": []},
         "schedule": {"refresh_min": 5, "office_hours": [420, 1140], "office_days": [0, 1, 2, 3, 4],
                      "full_refresh_every": 10, "low_battery_percent": 15,
-                     "low_battery_refresh_min": 30, "listen_s": 30},
+                     "low_battery_refresh_min": 30, "listen_s": 30, "show_time": "mains"},
         "tls": {"extra_ca": []},
     }
     assert config.name == "Boardroom 4.12" and config.device is None
@@ -180,6 +180,7 @@ office_hours = "06:30-24:00"
 office_days = ["Monday", "wed", "sat"]
 full_refresh_every = 1
 listen_s = 12
+show_time = "always"
 low_battery_percent = 0
 low_battery_refresh_min = 60
 
@@ -211,7 +212,7 @@ extra_ca = ["certs/root.pem", "certs/root.pem"]
     assert doc["schedule"] == {"refresh_min": 10, "office_hours": [390, 1440],
                                "office_days": [0, 2, 5], "full_refresh_every": 1,
                                "low_battery_percent": 0, "low_battery_refresh_min": 60,
-                               "listen_s": 12}
+                               "listen_s": 12, "show_time": "always"}
     assert doc["tls"]["extra_ca"] == [ca_pem]  # the same certificate once
     assert json.loads(cf.encode(doc)) == doc
 
@@ -435,6 +436,10 @@ CASES = [
     ({}, "[schedule]\nfull_refresh_every = 0\n", "schedule.full_refresh_every", NEXT + 1,
      "from 1 to 1000"),
     ({}, "[schedule]\nlisten_s = 2\n", "schedule.listen_s", NEXT + 1, "from 5 to 300"),
+    ({}, "[schedule]\nshow_time = true\n", "schedule.show_time", NEXT + 1,
+     '"mains" or "always" or "never", not true'),
+    ({}, '[schedule]\nshow_time = "alway"\n', "schedule.show_time", NEXT + 1,
+     'did you mean "always"?'),
 
     ({}, "[schedule]\nrefresh_min = 60\nlow_battery_refresh_min = 30\n",
      "schedule.low_battery_refresh_min", NEXT + 2, "shorter than schedule.refresh_min"),

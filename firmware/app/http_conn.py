@@ -58,6 +58,7 @@ class Conn:
         """TCP connection to host:port (the origin or the proxy), non-blocking afterwards.
         The DNS lookup is not under the timeout: getaddrinfo blocks on every port."""
         who = "%s:%d" % (host, port) if self.label == self.host else self.label
+        began = time.ticks_ms()
         try:
             infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
         except OSError:
@@ -79,6 +80,7 @@ class Conn:
         if self.sock is None:
             raise _connect_failure(failure, who, host)
         self.stats["connections"] += 1
+        self.stats["network_ms"] += time.ticks_diff(time.ticks_ms(), began)
         self.sock.setblocking(False)
         try:
             self.sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
@@ -128,7 +130,8 @@ class Conn:
     def send(self, data, timeout_ms):
         """Send data in one write (the kernel gets it whole unless its buffer is full).
         While the TLS handshake is pending it runs here, under the same deadline."""
-        deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
+        began = time.ticks_ms()
+        deadline = time.ticks_add(began, timeout_ms)
         mv = memoryview(data)
         done, total = 0, len(data)
         while done < total:
@@ -140,6 +143,8 @@ class Conn:
                 self._wait(select.POLLOUT, deadline, "sending the request")
                 continue
             done += n
+        if self.handshaking:  # its waits are in it (_wait counts only the others)
+            self.stats["network_ms"] += time.ticks_diff(time.ticks_ms(), began)
         self.handshaking = False
         self._hpoll = None  # polling the TLS stream is slower (1 ms steps): only for handshakes
         self.stats["bytes_sent"] += total
@@ -248,6 +253,7 @@ class Conn:
         else:
             poller = self._poll
             poller.register(self.sock, event)
+        began = time.ticks_ms()
         while True:
             left = ms_until(deadline)
             if left <= 0:
@@ -257,6 +263,8 @@ class Conn:
                 raise ReadTimeout("%s did not answer in time (%s)" % (self.label, doing),
                                   self.host)
             if poller.poll(min(left, _WAIT_SLICE)):
+                if not self.handshaking:
+                    self.stats["network_ms"] += time.ticks_diff(time.ticks_ms(), began)
                 return
 
     def _failure(self, e, doing, nothing_sent):

@@ -464,8 +464,10 @@ def when_words(event, day, now, zone, style=24, language="en"):
 
 # -- the view model ---------------------------------------------------------------------------
 
-def view(events, now, config, zone, checked_in, account=None, notice=None, notice_kind=None):
-    """The room screen's view model (docs/view-model.md): plain data, every word ready."""
+def view(events, now, config, zone, checked_in, account=None, notice=None, notice_kind=None,
+         show_time=True):
+    """The room screen's view model (docs/view-model.md): plain data, every word ready. Without
+    `show_time` its "time" is None: a view that does not change with the minute."""
     locale, show = config["locale"], config["privacy"]["show"]
     style = locale.get("clock", 24)
     language = locale.get("language") or "en"
@@ -513,7 +515,7 @@ def view(events, now, config, zone, checked_in, account=None, notice=None, notic
         "screen": "room",
         "language": language,
         "room": _room_label(config),
-        "time": clock.hhmm(now, zone, style),
+        "time": clock.hhmm(now, zone, style) if show_time else None,
         "date": clock.date_line(now, zone, language),
         "status": state.status,
         "status_text": words.word(state.status, language),

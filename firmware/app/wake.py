@@ -58,6 +58,10 @@ class Wake:
         self.radio_ms = None  # how long it was on, once it is off (_radio_off)
         self.session = None  # this wake's HTTPS session, whose answers carry the time
         self.attended = False  # someone pressed a button: they may press another
+        # The time of day on the room screen: on a battery panel it would change the screen at
+        # every wake, each a redraw; without it an unchanged calendar draws nothing.
+        show = config["schedule"].get("show_time", "mains")
+        self.show_time = show == "always" or (show == "mains" and not board.battery_powered)
 
     # -- the wake ----------------------------------------------------------------------------
 
@@ -220,7 +224,7 @@ class Wake:
                 self._show(picker)
                 return PICKER_S
         self._show(room.view(events, now, self.config, self.zone, self.checked_in, account,
-                             self.notice, self.notice_kind))
+                             self.notice, self.notice_kind, self.show_time))
         return self._next_wake(events, now)
 
     def _radio_off(self):
@@ -313,7 +317,8 @@ class Wake:
         if not doc["window"][0] <= now < doc["window"][1]:
             return None
         read_at = self.memory.get("read_at") or doc["read_at"]
-        view = room.view(doc["events"], now, self.config, self.zone, self.checked_in)
+        view = room.view(doc["events"], now, self.config, self.zone, self.checked_in,
+                         show_time=self.show_time)
         view["actions"], view["labels"] = [], {}  # nothing can be done without Graph
         view["offline"] = {"kind": kind, "since": self._hhmm(read_at), "text": words.say(
             "offline", self.language, self._hhmm(read_at), text)}
@@ -648,7 +653,8 @@ def report(wake, started_ms):
     """One console line of what the wake cost, for the technician and `make bench`. The heap
     figure is what stays live after a collection; the smallest heap a wake fits in is found by
     `make bench` (-X heapsize). The radio is on from the start of the Wi-Fi join until the
-    wake has fetched all it needs (Wake._radio_off), or else to here; "display" is the time
+    wake has fetched all it needs (Wake._radio_off), or else to here, and "network" is the part
+    of it spent connecting, in TLS handshakes and waiting for answers; "display" is the time
     spent drawing and refreshing the screen (on the emulated board: the host drawing, the
     driver, the panel model's BUSY), which the energy benchmark models on its own; "kept" the
     bytes of the e-paper's picture written to flash (drivers/last_frame.py)."""
@@ -659,9 +665,11 @@ def report(wake, started_ms):
     if radio is None:
         radio = time.ticks_diff(now, wake.radio_from) if wake.radio_from is not None else 0
     print("wake: %d requests, %d connections, %d TLS handshakes, %d B sent, %d B received, "
-          "%d ms, heap %d B live of %d B, radio on %d ms, display %d ms, %d B kept" % (
+          "%d ms, heap %d B live of %d B, radio on %d ms (network %d ms), display %d ms, "
+          "%d B kept" % (
               s.get("requests", 0), s.get("connections", 0), s.get("tls_handshakes", 0),
               s.get("bytes_sent", 0), s.get("bytes_received", 0),
               time.ticks_diff(now, started_ms), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free(),
-              radio, getattr(wake.board, "display_ms", 0), getattr(wake.board, "kept_bytes", 0)))
+              radio, s.get("network_ms", 0), getattr(wake.board, "display_ms", 0),
+              getattr(wake.board, "kept_bytes", 0)))
     wake.board.display_ms = wake.board.kept_bytes = 0

@@ -61,10 +61,12 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "booking.check_in": ("enabled", "window_before_min", "window_after_min"),
     "service": ("recipient", "catering", "support"),
     "schedule": ("refresh_min", "office_hours", "office_days", "full_refresh_every",
-                 "low_battery_percent", "low_battery_refresh_min", "listen_s"),
+                 "low_battery_percent", "low_battery_refresh_min", "listen_s", "show_time"),
     "tls": ("extra_ca",),
 }
 REQUIRED_TABLES = ("wifi", "backend", "room", "locale")
+# Whether the room screen shows the time of day (docs/config.md, [schedule] show_time).
+SHOW_TIME = ("mains", "always", "never")
 GRAPH_KEYS = ("tenant", "client_id", "scopes", "authority_host", "graph_host")
 EWS_KEYS = ("url", "account", "password", "auth")
 
@@ -1090,9 +1092,10 @@ def _schedule(c: _Checker) -> dict:
         c.problem(p + ("low_battery_refresh_min",), f"is {low_refresh}, shorter than "
                   f"schedule.refresh_min ({refresh}); on a low battery the panel wakes less often")
     listen = c.number(p + ("listen_s",), 30, 5, 300)
+    show_time = c.choice(p + ("show_time",), SHOW_TIME, "mains")
     return {"refresh_min": refresh, "office_hours": office_hours, "office_days": days,
             "full_refresh_every": full, "low_battery_percent": low,
-            "low_battery_refresh_min": low_refresh, "listen_s": listen}
+            "low_battery_refresh_min": low_refresh, "listen_s": listen, "show_time": show_time}
 
 
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

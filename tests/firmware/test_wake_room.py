@@ -354,44 +354,75 @@ def test_an_empty_battery_shows_its_screen_and_stays_off_the_network():
 
 # -- redraws ----------------------------------------------------------------------------------
 
+def clock_shown():
+    """The configuration with the time of day on every panel's screen: a new minute, a new
+    view."""
+    cfg = config()
+    cfg["schedule"]["show_time"] = "always"
+    return cfg
+
+
 def test_the_screen_is_redrawn_only_when_the_view_changes():
     fresh()
     g = Graph(event(60, 30))
-    board, memory = Board(), {}
-    run(g, now=NOON + 5, board=board, memory=memory)
+    board, memory, cfg = Board(), {}, clock_shown()
+    run(g, now=NOON + 5, cfg=cfg, board=board, memory=memory)
     assert len(board.shown) == 1 and len(memory["shown"]) == 12
-    run(g, now=NOON + 50, board=board, memory=memory)  # the same minute, the same calendar
+    run(g, now=NOON + 50, cfg=cfg, board=board, memory=memory)  # the same minute and calendar
     assert len(board.shown) == 1
-    run(g, now=NOON + 65, board=board, memory=memory)  # the clock shows 12:01 now
+    run(g, now=NOON + 65, cfg=cfg, board=board, memory=memory)  # the clock shows 12:01 now
     assert len(board.shown) == 2 and board.shown[-1]["time"] == "12:01"
     g.events[0]["subject"] = "Planning, moved"
-    run(g, now=NOON + 70, board=board, memory=memory)  # a change in the calendar
+    run(g, now=NOON + 70, cfg=cfg, board=board, memory=memory)  # a change in the calendar
     assert len(board.shown) == 3
     # A deep sleep keeps the picture: a new process after one skips the redraw...
     fresh()
-    run(g, now=NOON + 80, board=board, memory=memory)
+    run(g, now=NOON + 80, cfg=cfg, board=board, memory=memory)
     assert len(board.shown) == 3
     # ... a reset does not.
     fresh()
     board.cause = "software reset"
-    run(g, now=NOON + 90, board=board, memory=memory)
+    run(g, now=NOON + 90, cfg=cfg, board=board, memory=memory)
     assert len(board.shown) == 4
+
+
+def test_a_battery_panel_shows_no_clock_so_an_unchanged_calendar_draws_nothing():
+    fresh()
+    g = Graph(event(60, 30))
+    board, memory = Board(), {}
+    for minute in range(0, 30, 5):  # six wakes, five minutes apart
+        run(g, now=NOON + minute * MIN + 5, board=board, memory=memory)
+    assert len(board.shown) == 1
+    assert board.shown[0]["time"] is None and board.shown[0]["date"] == "Wednesday 25 November"
+    g.events[0]["subject"] = "Planning, moved"
+    run(g, now=NOON + 30 * MIN, board=board, memory=memory)
+    assert len(board.shown) == 2
+    # A mains panel shows the clock by default; "never" takes it off there too.
+    fresh()
+    mains = Board(battery_powered=False)
+    run(g, now=NOON + 5, board=mains, memory={})
+    assert mains.shown[-1]["time"] == "12:00"
+    cfg = config()
+    cfg["schedule"]["show_time"] = "never"
+    fresh()
+    run(g, now=NOON + 5, cfg=cfg, board=mains, memory={})
+    assert mains.shown[-1]["time"] is None
 
 
 def test_the_buttons_drawn_are_kept_for_the_taps_of_later_wakes():
     fresh()
     g = Graph()
-    board, memory = Board(), {}
+    board, memory, cfg = Board(), {}, clock_shown()
     board.hits = [["book", 20, 364, 245, 108]]
-    run(g, now=NOON + 5, board=board, memory=memory)
+    run(g, now=NOON + 5, cfg=cfg, board=board, memory=memory)
     assert memory["hits"] == board.hits
     fresh()  # a deep sleep: the screen and its buttons stay, the process is new
     board.hits = None
-    run(g, now=NOON + 20, board=board, memory=memory)  # not redrawn: the kept buttons serve
+    run(g, now=NOON + 20, cfg=cfg, board=board, memory=memory)  # not redrawn: the kept buttons
     assert board.hits_given == [["book", 20, 364, 245, 108]] and len(board.shown) == 1
     # A screen with more buttons than RTC memory can keep: taps on it are ignored.
     board.hits = [["service:catering:%d" % i, 20, 100 + i, 760, 1] for i in range(40)]
-    run(g, now=NOON + 65, board=board, memory=memory)
+    run(g, now=NOON + 65, cfg=cfg, board=board, memory=memory)
     assert len(board.shown) == 2 and memory["hits"] is None
 
 
@@ -437,9 +468,9 @@ def test_every_tenth_redraw_is_a_full_refresh_and_the_first_after_power_on():
     g = Graph()
     board, memory = Board(), {}
     for minute in range(12):
-        run(g, now=NOON + minute * MIN, board=board, memory=memory)  # a new clock minute
+        run(g, now=NOON + minute * MIN, cfg=clock_shown(), board=board, memory=memory)
     assert board.refreshes == ["full"] + ["partial"] * 9 + ["full", "partial"]
-    cfg = config()
+    cfg = clock_shown()
     cfg["schedule"]["full_refresh_every"] = 1
     board, memory = Board(), {}
     for minute in range(3):

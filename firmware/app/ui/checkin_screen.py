@@ -32,7 +32,7 @@ def check(view):
 
 def draw(scr, view, layout, hits):
     c = layout.colours
-    top = header(scr, layout, view["room"]["name"], view["time"], view.get("date"))
+    top = header(scr, layout, view["room"]["name"], view.get("time"), view.get("date"))
     w = layout.width - 40
     # The band: the status as large as fits, and the deadline under it.
     word = view.get("status_text") or text("awaiting_checkin", view.get("language", "en"))

@@ -32,8 +32,7 @@ _BOX = 70  # a box of words below the agenda
 
 def check(view):
     kit.need(kit.need(view, "room", ""), "name", "room")
-    for key in ("time", "status"):
-        kit.need(view, key, "")
+    kit.need(view, "status", "")  # "time" may be absent or None: a battery panel's
     if view["status"] not in STATUSES:
         raise kit.ViewError("status must be one of %s, not %r" % (", ".join(STATUSES),
                                                                   view["status"]))
@@ -51,7 +50,7 @@ def check(view):
 
 
 def draw(scr, view, layout, hits):
-    top = header(scr, layout, view["room"]["name"], view["time"], view.get("date"))
+    top = header(scr, layout, view["room"]["name"], view.get("time"), view.get("date"))
     band = layout.height - _BAND
     _status(scr, view, layout, top, band - 8)
     _agenda(scr, view, layout, top + 8, band - 8)

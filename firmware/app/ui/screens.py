@@ -48,10 +48,11 @@ def build(view, layout):
 
 def header(scr, layout, title, time=None, date=None):
     """The top band every screen shares: a big title (the room's name) and, on the right,
-    the clock. Returns the y where the screen's body starts."""
+    the clock and the date under it, or the date alone (a battery panel shows no clock).
+    Returns the y where the screen's body starts."""
     c = layout.colours
     w = layout.width
-    right = 230 if time else 0  # the clock's column: "12:59 PM", the date under it
+    right = 230 if time or date else 0  # the clock's column: "12:59 PM", the date under it
     # The title's room: beside the clock's column, or without a date as far as the time
     # itself leaves free (a picker's long heading).
     title_w = w - 40 - right
@@ -61,7 +62,10 @@ def header(scr, layout, title, time=None, date=None):
     kit.text(scr, title, 20, 6 + kit.ascent(60) - kit.ascent(size), title_w, size, c["fg"])
     if time:
         kit.text(scr, time, w - 20 - right, 4, right, 48, c["fg"], align="right")
-    if date:
+    if date and time:
         kit.text(scr, date, w - 20 - right - 40, 58, right + 40, 16, c["fg"], align="right")
+    elif date:
+        kit.text(scr, date, w - 20 - right, 26, right, kit.fit(date, right, 24, 16), c["fg"],
+                 align="right")
     kit.hline(scr, 0, 82, w, layout, 3 if layout.mono else 2)
     return 86
