@@ -374,31 +374,54 @@ class Board:
 
     def listen(self, ms):
         """Stay awake up to ms with the touch controller on and the radio off, for someone at
-        the door; True as soon as a finger is on the glass (its taps are left for
-        take_presses()), False when nobody touched it or there is no touch controller."""
+        the door: "tap" as soon as a finger is on the glass (its taps are left for
+        take_presses()), "button" when the wake button is pressed again (a fresh look at the
+        calendar), None when neither happened or there is neither to listen to."""
         touch = self._touch_controller()
-        if touch is None:
-            return False
+        buttons = self._wake_buttons()
+        if touch is None and buttons is None:
+            return None
         from drivers.gt911 import TouchError
 
         # A mains board stays awake: an RGB LCD's frame buffer is streamed by peripherals that
         # light sleep would stop.
         nap = machine.lightsleep if self.battery_powered else time.sleep_ms
         end = time.ticks_add(time.ticks_ms(), ms)
-        try:
-            while time.ticks_diff(end, time.ticks_ms()) > 0:
-                if touch.pending():
-                    return True
-                nap(min(LISTEN_POLL_MS, max(1, time.ticks_diff(end, time.ticks_ms()))))
-        except TouchError as e:
-            print("problem: touch | %s" % e)
-            self._touch = False
-        return False
+        while time.ticks_diff(end, time.ticks_ms()) > 0:
+            if touch is not None:
+                try:
+                    if touch.pending():
+                        return "tap"
+                except TouchError as e:
+                    print("problem: touch | %s" % e)
+                    self._touch, touch = False, None
+                    if buttons is None:
+                        return None
+            if buttons is not None and set(buttons.pressed()) & set(self._wake_names()):
+                return "button"
+            nap(min(LISTEN_POLL_MS, max(1, time.ticks_diff(end, time.ticks_ms()))))
+        return None
 
     def woken_by_button(self):
         """Whether this boot is a wake from deep sleep by the board's wake button."""
-        return machine.reset_cause() == machine.DEEPSLEEP_RESET and \
-            machine.wake_reason() in (machine.EXT0_WAKE, machine.EXT1_WAKE)
+        from drivers.buttons import woke_the_chip
+
+        return woke_the_chip()
+
+    _buttons = None  # the buttons' driver, made at the first look; False: the board has none
+
+    def _wake_names(self):
+        # power.wake_pins: "buttons.wake", ... (the buttons that end a deep sleep)
+        return [p.split(".")[1] for p in self.info["power"].get("wake_pins") or ()
+                if p.startswith("buttons.")]
+
+    def _wake_buttons(self):
+        """The buttons' driver if the board has wake buttons, else None."""
+        if self._buttons is None:
+            from drivers.buttons import from_board
+
+            self._buttons = (self._wake_names() and from_board(self.info)) or False
+        return self._buttons or None
 
     def _touch_controller(self):
         if self._touch is None:
@@ -444,14 +467,10 @@ class Board:
         machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
 
     def _arm_wake_button(self):
-        """Let the board's wake pins (power.wake_pins: buttons to GND with the internal pull-up,
-        active low) end the deep sleep; ext0 takes one RTC GPIO."""
-        names = self.info["power"].get("wake_pins") or ()
-        if not names:
-            return
-        group, name = names[0].split(".")
-        pin = machine.Pin(self.info["pins"][group][name], machine.Pin.IN, machine.Pin.PULL_UP)
-        esp32.wake_on_ext0(pin, esp32.WAKEUP_ALL_LOW)
+        """Let the board's wake button (power.wake_pins) end the deep sleep; ext0 takes one."""
+        buttons = self._wake_buttons()
+        if buttons is not None:
+            buttons.arm_wake(self._wake_names()[0])
 
     def rtc_memory(self, data=None):
         # Survives deep sleep, not power loss: for what one wake tells the next.

@@ -2,7 +2,7 @@
 # attached at boot (port_main) so that drivers/ talk to them through machine as on a panel: the
 # battery divider (the host sets the cell: docs/emulator.md, "Battery"), the status LED, the
 # e-paper controller on SPI(1) (epd_model.py) and the touch controller on I2C(0)
-# (touch_model.py; docs/drivers.md).
+# (touch_model.py; docs/drivers.md), and the wake button.
 import machine
 
 import epd_model
@@ -28,6 +28,13 @@ class BatteryDivider:
             return 0
         mv = int(chip.read_state("battery_mv", b"") or DEFAULT_BATTERY_MV)
         return int(mv * 1000 / self.ratio)
+
+
+def wake_button():
+    """The wake button's GPIO level: low while the emulator's finger holds it (the state file
+    "button", written by the emulator for a moment at each press: SIGUSR1, and every tap),
+    otherwise the pull-up's high."""
+    return 1 if chip.read_state("button", None) is None else 0
 
 
 class StatusLed:
@@ -76,6 +83,9 @@ def attach(info):
         epd_model.attach(info)
     if info.get("touch") and info.get("pins", {}).get("touch"):
         touch_model.attach(info)
+    wake = info.get("pins", {}).get("buttons", {}).get("wake")
+    if wake is not None:
+        machine.Pin.external[wake] = wake_button
     global _led
     if _led is not None:
         _led.detach()  # one LED model, however often the board is wired

@@ -92,11 +92,12 @@ def run(board):
             # Someone is at the door, and the touch controller is off in deep sleep: stay
             # awake for their next tap (power.listen_s); one wakes the panel at once.
             listen = min(seconds, power.listen_s(doc))
-            tapped = listen > 0 and board.listen(listen * 1000)
+            heard = board.listen(listen * 1000) if listen > 0 else None  # "tap", "button"
             seconds -= listen
-            if tapped or seconds <= 0:  # (and deepsleep(0) would never end)
+            if heard or seconds <= 0:  # (and deepsleep(0) would never end)
                 memory["wakes"] += 1
-                _banner(board, memory, "tap while listening" if tapped else "after listening")
+                _banner(board, memory, heard + " while listening" if heard else
+                        "after listening")
                 started = time.ticks_ms()
                 continue
         board.sleep(seconds * 1000)

@@ -41,6 +41,9 @@ CTRL_C = 0x03
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _CRASH_RESTART_S = 1.0  # a crashed firmware restarts after this, as the chip's panic handler
 _TICK_S = 0.2  # how often the watchdog is looked at
+# How long the emulated finger holds the wake button: its GPIO reads low meanwhile (the state
+# file "button", board/unix/models.py), as a press of a tenth of a second or more would.
+BUTTON_HOLD_S = 0.3
 # What the firmware's LVGL screens draw: the firmware writes a line to this FIFO in its state
 # folder ("hits", or "frame" on the e-paper board), the emulator draws view.json with them and
 # answers with FRAME_FILE (the e-paper's pixels, if asked) and then HITS_FILE (the buttons)
@@ -95,6 +98,8 @@ class EmulatedPanel:
         self._stopping = False
         self._asleep_since: float | None = None  # when the chip went into deep sleep
         self._button = False  # the wake button was pressed (SIGUSR1), not yet acted on
+        self._finger = False  # ... and its GPIO is to go low (_check_button)
+        self._button_up_at: float | None = None  # when the finger lets go
         self._watchdog_checked = 0.0
         self.exit_status = 0
         fifo = state_dir / RENDER_FIFO
@@ -386,7 +391,8 @@ class EmulatedPanel:
     # -- host-side chip state (RTC memory, sleep request, watchdog deadline) --------------
 
     def _power_on_state(self) -> None:
-        for name in ("rtc_memory", "deep_sleep", "wdt", "rtc_offset", "wake_ext0", "wake_ext1"):
+        for name in ("rtc_memory", "deep_sleep", "wdt", "rtc_offset", "wake_ext0", "wake_ext1",
+                     "button"):
             self._write_state(name, None)
         self._asleep_since = None
         if self.opt.clock_start is not None:
@@ -430,10 +436,20 @@ class EmulatedPanel:
         panel in deep sleep wakes now (the e-paper board's touch controller is unpowered in
         deep sleep, so a finger alone would not wake it); one awake sees the taps at its next
         look. Only noted here, in a signal handler: the loop acts on it (_check_button)."""
-        self._button = True
+        self._button = self._finger = True
         self._poke()
 
     def _check_button(self) -> None:
+        now = time.monotonic()
+        if self._finger:
+            # The pin is low while the finger is on it: a running firmware listening for the
+            # button reads the press (drivers/buttons.py); a sleeping chip wakes (below).
+            self._finger = False
+            self._write_state("button", b"held")
+            self._button_up_at = now + BUTTON_HOLD_S
+        elif self._button_up_at is not None and now >= self._button_up_at:
+            self._write_state("button", None)
+            self._button_up_at = None
         if not self._button or self._child is not None:
             # Pressed while the firmware runs: if it sleeps before taking the taps, the
             # button is taken as still held, and its level wakes the chip at once (ext0
