@@ -24,6 +24,13 @@ CFG_DIR = "/cfg"  # the cfg partition: this panel's sealed configuration and tok
 SHOWN_FRAME = "/shown"
 # Unix seconds at the port's epoch: 2000-01-01 on the esp32 port, 1970 on the Unix port.
 _EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0
+# littlefs reads in multiples of this, through a cache of four times it (MicroPython's VfsLfs2:
+# 32 by default, a 128-byte cache). Opening a file walks the directory's metadata block, so every
+# import and every open at the default re-reads it in 32- and 128-byte pieces: a wake made about
+# 11,000 flash reads. At 256 (a 1 KiB cache) it makes about 2,300. Read and cache sizes are not
+# on disk (docs/image.md, "LittleFS parameters"); the program size stays MicroPython's.
+LFS_READ_SIZE = 256
+LFS_PROG_SIZE = 32
 _NVS_NAMESPACE = "lintel"
 _NVS_KEY = "devkey"  # the device key (32 bytes) and its key id (8 bytes), one blob: one write
 _RESET_CAUSES = {
@@ -33,6 +40,26 @@ _RESET_CAUSES = {
     machine.DEEPSLEEP_RESET: "deep-sleep wake",
     machine.SOFT_RESET: "software reset",
 }
+
+
+def _littlefs(part):
+    return vfs.VfsLfs2(part, readsize=LFS_READ_SIZE, progsize=LFS_PROG_SIZE)
+
+
+def remount_vfs():
+    """Mount the app's filesystem at / again with LFS_READ_SIZE: MicroPython's _boot.py
+    mounted it with VfsLfs2's defaults. If that cannot be done, the first mount stays."""
+    parts = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")
+    if not parts:
+        return
+    try:
+        fs = _littlefs(parts[0])  # mounts it (a second view of the same blocks, read only here)
+    except OSError as e:
+        print("vfs: kept the boot's mount (%s)" % e)
+        return
+    vfs.umount("/")
+    vfs.mount(fs, "/")
+    os.chdir("/")
 
 
 def _strongest(wlan, ssid):
@@ -109,10 +136,10 @@ class Board:
             pass
         part = esp32.Partition("cfg")
         try:
-            vfs.mount(vfs.VfsLfs2(part), CFG_DIR)
+            vfs.mount(_littlefs(part), CFG_DIR)
         except OSError:
             vfs.VfsLfs2.mkfs(part)
-            vfs.mount(vfs.VfsLfs2(part), CFG_DIR)
+            vfs.mount(_littlefs(part), CFG_DIR)
 
     def partition(self, label):
         """(offset, size) of a flash partition."""

@@ -61,8 +61,11 @@ def _banner(board, memory, cause):
         clock.format_iso_z(clock.now())))
 
 
-def run(board):
-    started = time.ticks_ms()
+def run(board, started=None):
+    """The panel's life from this boot: wakes and sleeps. `started`: ticks_ms when main.py
+    began (the wake's report counts from there), else now."""
+    if started is None:
+        started = time.ticks_ms()
     memory = _memory(board)
     _banner(board, memory, board.reset_cause())
     board.mount_cfg()
