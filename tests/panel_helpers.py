@@ -32,14 +32,20 @@ def push(lab, **kw):
     return mark
 
 
-def next_wake(lab, timeout=60):
-    """The console of the first wake that begins after now, once it has ended."""
-    mark = lab.panel.mark()
-    text = lab.panel.wait_for("\nLintel ", timeout=timeout, since=mark)
-    begin = mark + text.index("\nLintel ")
-    end = begin + lab.panel.wait_for("\nwake: ", timeout=timeout, since=begin).index("\nwake: ")
-    text = lab.panel.wait_for("\n", timeout=timeout, since=end + 1)
-    return lab.panel.console_text()[begin:end + 1 + text.index("\n")]
+def next_wake(lab, timeout=60, reading=True):
+    """The console of the first wake that begins after now, once it has ended; with
+    `reading`, the first that read the calendar (a wake for a meeting boundary between two
+    reads draws from the kept calendar, without the network: app/wake.py, _between_reads)."""
+    while True:
+        mark = lab.panel.mark()
+        text = lab.panel.wait_for("\nLintel ", timeout=timeout, since=mark)
+        begin = mark + text.index("\nLintel ")
+        end = begin + lab.panel.wait_for("\nwake: ", timeout=timeout, since=begin).index(
+            "\nwake: ")
+        text = lab.panel.wait_for("\n", timeout=timeout, since=end + 1)
+        wake = lab.panel.console_text()[begin:end + 1 + text.index("\n")]
+        if not reading or "\ncalendar: as read at " not in wake:
+            return wake
 
 
 def view_after_wake(lab):

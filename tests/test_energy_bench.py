@@ -23,6 +23,7 @@ wake: 1 requests, 1 connections, 1 TLS handshakes, 2463 B sent, 10186 B received
 Lintel 0.1.0 | board esp32s3-epd75 | device 7cdfa100004c | deep-sleep wake, wake 8 | 2026-11-30T06:10:00Z\r
 battery: 4000 mV, 78 %\r
 wifi: joined lintel-lab in 160 ms (access point remembered, address kept)\r
+token: renewed until 2026-11-30T07:10:00Z\r
 screen: room | busy until 08:00 | 8 today, 8 tomorrow | unchanged, not redrawn\r
 wake: 2 requests, 1 connections, 1 TLS handshakes, 3900 B sent, 12000 B received, 300 ms, heap 1 B live of 2 B, radio on 250 ms (network 30 ms), display 0 ms, 0 B kept\r
 Lintel 0.1.0 | board esp32s3-epd75 | device 7cdfa100004c | deep-sleep wake, wake 9 | 2026-11-30T06:15:00Z\r
@@ -44,6 +45,7 @@ def test_each_complete_wake_is_parsed_and_an_unfinished_one_left_out():
     assert not first["address_kept"] and second["address_kept"]
     assert (second["join_ms"], second["join"]) == (160, "remembered")
     assert second["refresh"] == "none" and second["requests"] == 2
+    assert (first["renewals"], second["renewals"]) == (0, 1)
     assert third["refresh"] == "same"
 
 
@@ -66,6 +68,9 @@ def test_a_wake_costs_what_the_model_says():
     unchanged = energy_bench.wake_charge(energy_bench.parse_wakes(CONSOLE)[1], f)
     assert unchanged["display"] == 0 and unchanged["cpu"] == pytest.approx(
         (0.4 + 0.05 * 20) * 54.6)  # no redraw: no render either
+    # Its token renewal is a second handshake in the field (another host), two round trips.
+    assert unchanged["radio"] == pytest.approx(
+        (0.160 + 2 * 1.0 + 2 * 0.15 + (0.250 - 0.160 - 0.030) * 20) * 95)
     same = energy_bench.wake_charge(energy_bench.parse_wakes(CONSOLE)[2], f)
     assert same["display"] == 0 and same["cpu"] == pytest.approx(
         (0.4 + 0.05 * 20 + 0.4) * 54.6)  # drawn, no pixel changed: rendered, no refresh
@@ -97,3 +102,22 @@ def test_a_line_the_model_reads_but_cannot_parse_stops_the_bench():
                               "in 160 ms (access point remembered, lease kept)")
     with pytest.raises(SystemExit, match="cannot read this console line: wifi: joined"):
         energy_bench.parse_wakes(changed)
+
+
+def test_what_it_would_take_solves_for_the_handshake_and_the_floor(monkeypatch):
+    wake = energy_bench.parse_wakes(CONSOLE)[0]
+    f = energy_bench._figures()
+    f.update({"bytecode_slowdown": 20, "render_s": 0.4})
+    monkeypatch.setattr(energy_bench, "_figures", lambda: f)
+    sim = {"refresh_min": 5, "meetings": 0, "wakes": [wake] * 300}
+    took = energy_bench.what_it_would_take(sim)
+    at = took["handshake_s_for_goal"]
+    assert at > 0
+    days = energy_bench.energy_model(sim, dict(f, tls_handshake_s=at))["days_on_battery"]
+    assert days >= energy_bench.GOAL_DAYS
+    assert energy_bench.energy_model(sim, dict(f, tls_handshake_s=at + 0.02))[
+        "days_on_battery"] < energy_bench.GOAL_DAYS
+    assert took["days_without_firmware_work"] > energy_bench.energy_model(sim)["days_on_battery"]
+    # Three times the wakes: not even a free handshake gives a year.
+    busy = dict(sim, wakes=[wake] * 2100)
+    assert energy_bench.what_it_would_take(busy)["handshake_s_for_goal"] is None

@@ -89,6 +89,9 @@ def run(board, started=None):
                   "again in %d s" % wake.RETRY_S)
             sys.print_exception(e)
             seconds = wake.RETRY_S
+        # When the next wake is due (listening included): Wake._between_reads believes a timer
+        # wake only if the clock says it came then.
+        memory["wake_at"] = clock.now() + seconds
         board.rtc_memory(json.dumps(memory).encode())
         wake.report(w, started)
         if board.battery_powered and (w.attended or board.woken_by_button()):

@@ -115,7 +115,10 @@ def title(event, show, room_address=None, language="en"):
 
 
 def event_key(event):
-    """A short number for an event, for the check-in memory (Graph ids are 150 bytes)."""
+    """A short number for an event, for the check-in memory (Graph ids are 150 bytes). The
+    kept calendar (app/wake.py, _keep) stores it as "key" in place of the id."""
+    if "key" in event:
+        return event["key"]
     h = 5381
     for ch in event["id"].encode():
         h = (h * 33 + ch) & 0x7FFFFFFF

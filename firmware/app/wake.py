@@ -69,6 +69,10 @@ class Wake:
         """Do this wake's work; return the seconds to sleep."""
         if self._battery_empty():
             return EMPTY_SLEEP_S
+        seconds = self._between_reads()
+        if seconds is not None:
+            return seconds
+        self.memory.pop("read_due", None)  # set again once this wake has shown the room
         self.radio_from = time.ticks_ms()
         problem = self.board.join_wifi(self.config["wifi"], self.memory)
         if problem is not None:
@@ -225,7 +229,42 @@ class Wake:
                 return PICKER_S
         self._show(room.view(events, now, self.config, self.zone, self.checked_in, account,
                              self.notice, self.notice_kind, self.show_time))
+        if self.board.battery_powered:
+            # Until then a timer wake (a meeting boundary) needs no radio: _between_reads.
+            schedule = self.config["schedule"]
+            self.memory["read_due"] = now + self._refresh_s() if power.office_open(
+                now, self.zone, schedule) else power.office_start(now, self.zone, schedule)
+            self.memory["account"] = account
         return self._next_wake(events, now)
+
+    def _between_reads(self):
+        """A battery panel woken by its timer before its next calendar read is due (for a
+        meeting boundary: a status, a check-in window) draws the room from the calendar it
+        kept, with no radio: seconds to sleep. None when this wake goes online: a read is due,
+        a no-show is to be released, someone woke it, it woke before the moment it slept for,
+        the last wake did not show the room, or no calendar is kept."""
+        due, planned = self.memory.get("read_due"), self.memory.get("wake_at")
+        if due is None or planned is None or clock.lost() or self.board.woken_by_button() or \
+                self.board.reset_cause() != "deep-sleep wake":
+            return None
+        now = clock.now()
+        # Not before the moment it slept for (the RTC times the sleep and keeps the clock, so
+        # on a panel they agree; an emulator's shortened sleeps without an emulated clock do
+        # not), and not within a timer's slack of the read.
+        if now < planned - MIN_SLEEP_S or now >= due - MIN_SLEEP_S:
+            return None
+        doc = self._kept_schedule()
+        if doc is None or not doc["window"][0] <= now < doc["window"][1]:
+            return None
+        events = doc["events"]
+        if room.no_shows(events, now, self.config, self.checked_in,
+                         self.memory.get("watching_since")):
+            return None
+        print("calendar: as read at %s; the next read at %s" % (
+            self._hhmm(self.memory["read_at"]), self._hhmm(due)))
+        self._show(room.view(events, now, self.config, self.zone, self.checked_in,
+                             self.memory.get("account"), show_time=self.show_time))
+        return self._next_wake(events, now, due)
 
     def _radio_off(self):
         """A battery panel's radio goes off once the wake has nothing more to fetch: building
@@ -297,7 +336,8 @@ class Wake:
         slim = []
         for e in events:
             e = dict(e)
-            e["id"] = str(room.event_key(e))
+            e["key"] = room.event_key(e)
+            e["id"] = ""
             e.pop("organizer_address", None)
             slim.append(e)
         doc = json.dumps({"read_at": now, "window": [start, end], "events": slim})
@@ -452,9 +492,10 @@ class Wake:
                 "heading": words.word("other_rooms", lang), "rooms": out,
                 "time": self._hhmm(now)}
 
-    def _next_wake(self, events, now):
-        """Seconds to sleep: to the next moment the screen changes, the refresh interval, or,
-        on a battery board outside office hours, the next start of office hours (app/power)."""
+    def _next_wake(self, events, now, read_due=None):
+        """Seconds to sleep: to the next moment the screen changes, the refresh interval (or
+        the read already due at `read_due`), or, on a battery board outside office hours, the
+        next start of office hours (app/power)."""
         cfg = self.config
         window = cfg["booking"]["check_in"]
         release = cfg["booking"].get("auto_release_min") or 0
@@ -473,7 +514,8 @@ class Wake:
         schedule = cfg["schedule"]
         if not self.board.battery_powered:
             schedule = ALWAYS  # mains power: the refresh interval day and night
-        return power.next_wake(now, self.zone, schedule, moments, self._refresh_s())
+        refresh_s = self._refresh_s() if read_due is None else read_due - now
+        return power.next_wake(now, self.zone, schedule, moments, refresh_s)
 
     # -- problems and the screen -------------------------------------------------------------
 
@@ -590,8 +632,8 @@ class Wake:
         """Put a view model on the screen, unless the screen already shows exactly it: the
         digest of its JSON is kept in RTC memory ("shown"), and a panel whose display kept its
         picture (this process drew it, or a deep sleep since; not a reset) skips the redraw.
-        Everything in the view is visible, so nothing is left out of the comparison; the clock
-        minute is in it, so a room view changes at most once a minute."""
+        Everything in the view is visible, so nothing is left out of the comparison; with the
+        clock on it (show_time), a room view changes once a minute."""
         global _drawn
         if view["screen"] == "room" and self.low_battery is not None:
             percent = self.low_battery["percent"]

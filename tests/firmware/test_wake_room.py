@@ -113,6 +113,27 @@ class Board:
     def device_key(self):
         return None  # not provisioned: the wake keeps no offline schedule here
 
+    def woken_by_button(self):
+        return False
+
+
+class KeptBoard(Board):
+    """A provisioned board: the wake keeps the calendar it read (sealed, in its files) for the
+    offline screen and for the wakes between reads."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.files = {}
+
+    def device_key(self):
+        return (b"\x11" * 32, b"\x22" * 8)  # an obviously fake key and key id
+
+    def read_file(self, path):
+        return self.files.get(path)
+
+    def write_file(self, path, data):
+        self.files[path] = data
+
 
 def run(graph, presses=(), now=NOON, cfg=None, memory=None, board=None):
     """One wake's room part at `now`: (the view shown or None, the Wake, the board)."""
@@ -498,3 +519,74 @@ def test_the_clock_follows_the_servers_date_header_beyond_two_seconds():
         assert not w._sync_clock() and len(board.clocks) == 1
     finally:
         clock.now = _real_now
+
+
+# -- wakes between reads -----------------------------------------------------------------------
+
+def between(now, cfg, board, memory):
+    """A timer wake at `now`, the moment it slept for, that may stay off the network: (seconds
+    to sleep, or None when it must go online; the Wake)."""
+    memory["wake_at"] = now
+    w = wake.Wake(board, cfg, memory)
+    clock.now = lambda: now
+    try:
+        return w._between_reads(), w
+    finally:
+        clock.now = _real_now
+
+
+def test_a_boundary_between_reads_is_drawn_from_the_kept_calendar_without_the_radio():
+    fresh()
+    cfg = config(schedule__refresh_min=30)
+    g = Graph(event(20, 30), event(90, 60, "Review"))
+    board, memory = KeptBoard(), {}
+    run(g, now=NOON, cfg=cfg, board=board, memory=memory)
+    assert memory["read_due"] == NOON + 30 * MIN and board.shown[-1]["status"] == "free"
+    # 12:10, "starting soon": no read due until 12:30, so the kept calendar, and no Graph.
+    seconds, w = between(NOON + 10 * MIN, cfg, board, memory)
+    assert seconds == 5 * MIN  # to 12:15, when its check-in window opens
+    assert w.radio_from is None and w.stats is None and len(board.shown) == 2
+    local = board.shown[-1]
+    assert local["status"] == "starting_soon" and local["account"]["upn"].startswith("lintel.")
+    # The same screen an online wake would have drawn: that wake then draws nothing new.
+    _, _, online = run(g, now=NOON + 10 * MIN, cfg=cfg, board=KeptBoard(), memory=dict(memory))
+    assert online.shown == []
+    # Within a timer's slack of the read, and at it, the wake goes online.
+    assert between(NOON + 30 * MIN - 20, cfg, board, memory)[0] is None
+    # So does one the wake button started: someone is at the door.
+    board.woken_by_button = lambda: True
+    assert between(NOON + 15 * MIN, cfg, board, memory)[0] is None
+    board.woken_by_button = lambda: False
+    # And one that came long before the moment it slept for (an emulator's shortened sleep).
+    w = wake.Wake(board, cfg, dict(memory, wake_at=NOON + 15 * MIN))
+    clock.now = lambda: NOON + 11 * MIN
+    try:
+        assert w._between_reads() is None
+    finally:
+        clock.now = _real_now
+
+
+def test_a_wake_between_reads_goes_online_to_release_a_no_show_and_after_a_problem():
+    fresh()
+    cfg = config(schedule__refresh_min=60, booking__auto_release_min=10)
+    g = Graph(event(20, 60))
+    board, memory = KeptBoard(), {}
+    run(g, now=NOON, cfg=cfg, board=board, memory=memory)  # the next read at 13:00
+    assert between(NOON + 25 * MIN, cfg, board, memory)[0] is not None
+    assert board.shown[-1]["status"] == "awaiting_checkin"
+    # 12:30, ten minutes in and nobody checked in: releasing it takes the calendar server.
+    assert between(NOON + 30 * MIN, cfg, board, memory)[0] is None
+    # Checked in: nothing to release; the kept calendar knows the meeting by its key.
+    memory["checked_in"] = [room.event_key(g.events[0])]
+    assert between(NOON + 30 * MIN, cfg, board, memory)[0] is not None
+    assert board.shown[-1]["status"] == "busy" and board.shown[-1]["checked_in"]
+    # A wake that did not end on the room (a fault, a picker) leaves no read due.
+    del memory["read_due"]
+    assert between(NOON + 32 * MIN, cfg, board, memory)[0] is None
+
+
+def test_a_mains_panel_never_waits_between_reads():
+    fresh()
+    board, memory = KeptBoard(battery_powered=False), {}
+    run(Graph(event(20, 30)), now=NOON, board=board, memory=memory)
+    assert "read_due" not in memory
