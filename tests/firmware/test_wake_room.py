@@ -551,8 +551,10 @@ def test_a_boundary_between_reads_is_drawn_from_the_kept_calendar_without_the_ra
     # The same screen an online wake would have drawn: that wake then draws nothing new.
     _, _, online = run(g, now=NOON + 10 * MIN, cfg=cfg, board=KeptBoard(), memory=dict(memory))
     assert online.shown == []
-    # Within a timer's slack of the read, and at it, the wake goes online.
-    assert between(NOON + 30 * MIN - 20, cfg, board, memory)[0] is None
+    # With the read due within a third of the refresh interval, the wake reads instead.
+    assert between(NOON + 20 * MIN - 5, cfg, board, memory)[0] is not None
+    assert between(NOON + 20 * MIN + 5, cfg, board, memory)[0] is None
+    assert between(NOON + 30 * MIN, cfg, board, memory)[0] is None
     # So does one the wake button started: someone is at the door.
     board.woken_by_button = lambda: True
     assert between(NOON + 15 * MIN, cfg, board, memory)[0] is None
