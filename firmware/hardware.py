@@ -259,6 +259,7 @@ class Board:
             self.display_ms += time.ticks_diff(time.ticks_ms(), started)
 
     def _show(self, view_json, full):
+        self._panel_on()
         self._light(view_json)
         display = self.info["display"]
         if host_link is not None:
@@ -301,6 +302,27 @@ class Board:
 
     def _take_frame(self, frame, stride, area):
         self._drawn = frame
+
+    # The LCD board's expander (drivers/ch422g.py): the outputs driven high to run the panel,
+    # the touch controller and the SD card (backlight on, resets released, card deselected).
+    PANEL_ON = ("backlight", "lcd_rst", "touch_rst", "sd_cs")
+    _expander = None  # made at the first show or touch; False: the board has none
+
+    def _panel_on(self):
+        """Light the LCD and release its and the touch controller's resets, once: after
+        power-on the expander's pins are inputs and the screen stays dark."""
+        if self._expander is not None:
+            return
+        from drivers.ch422g import ExpanderError, from_board
+
+        self._expander = from_board(self.info) or False
+        if not self._expander:
+            return
+        outputs = self.info["io_expander"]["outputs"]
+        try:
+            self._expander.start([name for name in self.PANEL_ON if name in outputs])
+        except ExpanderError as e:
+            print("problem: display | %s" % e)
 
     _led = None  # the status LED's driver, made at the first redraw; False: the board has none
 
@@ -452,6 +474,7 @@ class Board:
 
     def _touch_controller(self):
         if self._touch is None:
+            self._panel_on()  # the LCD board releases the GT911's reset through its expander
             self._touch = False
             if self.info.get("touch") and self.info["pins"].get("touch"):
                 from drivers.gt911 import TouchError, from_board

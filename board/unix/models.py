@@ -2,10 +2,12 @@
 # attached at boot (port_main) so that drivers/ talk to them through machine as on a panel: the
 # battery divider (the host sets the cell: docs/emulator.md, "Battery"), the status LED, the
 # e-paper controller on SPI(1) (epd_model.py) and the touch controller on I2C(0)
-# (touch_model.py; docs/drivers.md), and the wake button.
+# (touch_model.py; docs/drivers.md), the LCD board's I/O expander on I2C(0) (expander_model.py),
+# and the wake button.
 import machine
 
 import epd_model
+import expander_model
 import touch_model
 
 import chip
@@ -83,6 +85,8 @@ def attach(info):
         epd_model.attach(info)
     if info.get("touch") and info.get("pins", {}).get("touch"):
         touch_model.attach(info)
+    if info.get("io_expander", {}).get("chip") == "CH422G":
+        expander_model.attach(info)
     wake = info.get("pins", {}).get("buttons", {}).get("wake")
     if wake is not None:
         machine.Pin.external[wake] = wake_button
