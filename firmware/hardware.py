@@ -313,6 +313,9 @@ class Board:
         power-on the expander's pins are inputs and the screen stays dark."""
         if self._expander is not None:
             return
+        self._expander = False
+        if not self.info.get("io_expander"):
+            return  # (and the e-paper board's wakes import nothing for it)
         from drivers.ch422g import ExpanderError, from_board
 
         self._expander = from_board(self.info) or False
