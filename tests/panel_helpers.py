@@ -6,9 +6,21 @@ room screen."""
 import time
 from datetime import datetime
 
+from helpers import built_image
+from lintel.emulator.lab import Lab
+
 ROOM = "room-4.12@contoso.example"
 MAILBOX = f"Boardroom 4.12 <{ROOM}>"
 AMARA = "amara.okafor@contoso.example"
+
+
+def provisioned_lab(work):
+    """The lab's tenant and an emulated e-paper panel in `work`, provisioned as a technician
+    would (its configuration is for the tests to push)."""
+    lab = Lab(work)
+    lab.start_panel(built_image("esp32s3-epd75") / "flash.bin")
+    lab.lintel("provision", "--port", lab.panel.link)
+    return lab
 
 
 def push(lab, **kw):

@@ -13,8 +13,6 @@ import time
 
 import pytest
 
-from helpers import built_image
-from lintel.emulator.lab import Lab
 from panel_helpers import (
     AMARA,
     ROOM,
@@ -23,6 +21,7 @@ from panel_helpers import (
     iso,
     next_wake,
     offline_until_the_fault_passes,
+    provisioned_lab,
     push,
     room_events,
     seconds,
@@ -35,10 +34,7 @@ EWS_PATH = "/EWS/Exchange.asmx"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    work = tmp_path_factory.mktemp("ews")
-    lab = Lab(work)
-    lab.start_panel(built_image("esp32s3-epd75") / "flash.bin")
-    lab.lintel("provision", "--port", lab.panel.link)
+    lab = provisioned_lab(tmp_path_factory.mktemp("ews"))
     yield lab
     lab.stop()
 

@@ -14,8 +14,7 @@ from datetime import datetime
 
 import pytest
 
-from helpers import built_image, run_lintel
-from lintel.emulator.lab import Lab
+from helpers import run_lintel
 from lintel.tenant import ca as ca_mod
 from lintel.tenant import server
 from lintel.tenant.proxy import start_proxy
@@ -28,6 +27,7 @@ from panel_helpers import (
     iso,
     next_wake,
     offline_until_the_fault_passes,
+    provisioned_lab,
     push,
     room_events,
     seconds,
@@ -40,11 +40,8 @@ SERVICE_ACCOUNT = "lintel.panels@contoso.onmicrosoft.com"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    work = tmp_path_factory.mktemp("m365")
-    lab = Lab(work)
-    lab.admin("POST", "settings", {"poll_interval": 1})
-    lab.start_panel(built_image("esp32s3-epd75") / "flash.bin")
-    lab.lintel("provision", "--port", lab.panel.link)
+    lab = provisioned_lab(tmp_path_factory.mktemp("m365"))
+    lab.admin("POST", "settings", {"poll_interval": 1})  # before any sign-in: none yet
     yield lab
     lab.stop()
 

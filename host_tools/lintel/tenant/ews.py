@@ -52,7 +52,7 @@ from spnego.exceptions import SpnegoError
 
 from lintel.tenant import graph, identity
 from lintel.tenant.graph import Inst, Mailbox, Zone
-from lintel.tenant.seed import unknown_keys
+from lintel.tenant.seed import objects, unknown_keys
 from lintel.tenant.server import HttpError, Request, Response, Tenant, json_response
 
 NAME = "ews"
@@ -179,12 +179,8 @@ def validate_seed(seed: dict) -> list[str]:
     if not isinstance(accounts, list) or not accounts:
         return problems + ["ews.accounts: a list of accounts ({\"upn\", \"logon\", \"password\"})"]
     seen: set[str] = set()
-    for i, a in enumerate(accounts):
-        where = f"ews.accounts[{i}]"
-        if not isinstance(a, dict):
-            problems.append(f"{where}: an object")
-            continue
-        problems += unknown_keys(a, sorted(ACCOUNT_KEYS), where, comments=True)
+    for where, a in objects(accounts, "ews.accounts", sorted(ACCOUNT_KEYS), problems,
+                            comments=True):
         upn, logon = a.get("upn"), a.get("logon")
         if not isinstance(upn, str) or upn.lower() not in users:
             problems.append(f"{where}.upn: a user of the seed's users (their UPN), whose "

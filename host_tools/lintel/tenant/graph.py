@@ -32,7 +32,7 @@ from urllib.parse import quote, unquote
 
 from lintel.errors import LintelError
 from lintel.tenant import identity
-from lintel.tenant.seed import unknown_keys
+from lintel.tenant.seed import objects, unknown_keys
 from lintel.tenant.server import HttpError, Request, Response, Tenant, json_response
 
 NAME = "graph"
@@ -384,12 +384,7 @@ def validate_seed(seed: dict) -> list[str]:
     if not isinstance(rooms, list):
         problems.append("rooms: a list of rooms")
         rooms = []
-    for i, r in enumerate(rooms):
-        where = f"rooms[{i}]"
-        if not isinstance(r, dict):
-            problems.append(f"{where}: an object")
-            continue
-        problems += unknown_keys(r, sorted(ROOM_KEYS), where, comments=True)
+    for where, r in objects(rooms, "rooms", sorted(ROOM_KEYS), problems, comments=True):
         addr = r.get("address")
         if not _is_smtp(addr):
             problems.append(f"{where}.address: the room's e-mail address, such as "
@@ -438,12 +433,7 @@ def validate_seed(seed: dict) -> list[str]:
                         problems.append(f"{where}.room_lists[{j}]: no room list {x} in "
                                         "room_lists")
     seen_lists: set[str] = set()
-    for i, rl in enumerate(lists):
-        where = f"room_lists[{i}]"
-        if not isinstance(rl, dict):
-            problems.append(f"{where}: an object")
-            continue
-        problems += unknown_keys(rl, sorted(LIST_KEYS), where, comments=True)
+    for where, rl in objects(lists, "room_lists", sorted(LIST_KEYS), problems, comments=True):
         addr = rl.get("address")
         if not _is_smtp(addr):
             problems.append(f"{where}.address: the room list's e-mail address, such as "

@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from lintel.tenant.seed import unknown_keys
+from lintel.tenant.seed import objects, unknown_keys
 from lintel.tenant.server import (
     HttpError,
     Request,
@@ -211,12 +211,7 @@ def validate_seed(seed: dict) -> list[str]:
     if not isinstance(users, list) or not users:
         return problems + ["users: a list with at least the service account"]
     upns, services = set(), 0
-    for i, u in enumerate(users):
-        where = f"users[{i}]"
-        if not isinstance(u, dict):
-            problems.append(f"{where}: an object")
-            continue
-        problems += unknown_keys(u, sorted(USER_KEYS), where)
+    for where, u in objects(users, "users", sorted(USER_KEYS), problems):
         upn = u.get("upn")
         if not isinstance(upn, str) or upn.count("@") != 1 or upn.startswith("@"):
             problems.append(f"{where}.upn: a user principal name such as \"name@{domain}\"")

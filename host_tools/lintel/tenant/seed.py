@@ -57,6 +57,18 @@ def unknown_keys(obj: dict, known, where: str, comments: bool = False) -> list[s
             if k not in known and not (comments and k.startswith("_"))]
 
 
+def objects(items: list, name: str, known, problems: list[str], comments: bool = False):
+    """Each object of the seed's list `items` (`name`), as (where, obj): an item that is not an
+    object and the unknown keys of one that is (unknown_keys) go to `problems` meanwhile."""
+    for i, item in enumerate(items):
+        where = f"{name}[{i}]"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: an object")
+            continue
+        problems += unknown_keys(item, known, where, comments)
+        yield where, item
+
+
 def digest(seed: dict) -> str:
     return hashlib.sha256(json.dumps(seed, sort_keys=True).encode()).hexdigest()
 
