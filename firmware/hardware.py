@@ -433,6 +433,7 @@ class Board:
         buttons = self._wake_buttons()
         if touch is None and buttons is None:
             return None
+        wake = set(self._wake_names())
         from drivers.gt911 import TouchError
 
         # A mains board stays awake: an RGB LCD's frame buffer is streamed by peripherals that
@@ -449,7 +450,7 @@ class Board:
                     self._touch, touch = False, None
                     if buttons is None:
                         return None
-            if buttons is not None and set(buttons.pressed()) & set(self._wake_names()):
+            if buttons is not None and wake.intersection(buttons.pressed()):
                 return "button"
             nap(min(LISTEN_POLL_MS, max(1, time.ticks_diff(end, time.ticks_ms()))))
         return None

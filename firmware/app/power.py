@@ -38,12 +38,19 @@ def office_start(t, zone, schedule):
     return None
 
 
+def next_read(now, zone, schedule, refresh_s):
+    """When the calendar is to be read next: now + refresh_s in office hours, else the next
+    start of office hours (None with no office days)."""
+    if office_open(now, zone, schedule):
+        return now + refresh_s
+    return office_start(now, zone, schedule)
+
+
 def next_wake(now, zone, schedule, moments, refresh_s):
     """Seconds to sleep from now: to the first of `moments` (when the screen changes: meeting
-    boundaries, check-in windows) after now, to now + refresh_s in office hours, or to the next
-    start of office hours outside them; at least MIN_SLEEP_S."""
-    at = now + refresh_s if office_open(now, zone, schedule) else office_start(now, zone,
-                                                                               schedule)
+    boundaries, check-in windows) after now, or to the next read (next_read); at least
+    MIN_SLEEP_S."""
+    at = next_read(now, zone, schedule, refresh_s)
     if at is None:
         at = now + MAX_SLEEP_S
     for t in moments:

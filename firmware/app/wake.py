@@ -236,9 +236,8 @@ class Wake:
                              self.notice, self.notice_kind, self.show_time))
         if self.board.battery_powered:
             # Until then a timer wake (a meeting boundary) needs no radio: _between_reads.
-            schedule = self.config["schedule"]
-            self.memory["read_due"] = now + self._refresh_s() if power.office_open(
-                now, self.zone, schedule) else power.office_start(now, self.zone, schedule)
+            self.memory["read_due"] = power.next_read(now, self.zone, self.config["schedule"],
+                                                      self._refresh_s())
             self.memory["account"] = account
         return self._next_wake(events, now)
 
