@@ -49,6 +49,10 @@ WEEK_TIMEOUT_S = 20 * 60
 
 BANNER = re.compile(r"^Lintel \S+ \| board \S+ \| device \S+ \| ([^,]+), wake (\d+) \| (\S+)$")
 JOIN_LINE = re.compile(r"^wifi: joined \S+ in (\d+) ms \(access point (\w+)(, address kept)?\)")
+# The emulator's note at each deep sleep (lintel.emulator.panel): what the filesystems read
+# from flash since the boot, i.e. in the wake that ends there.
+SLEEP_NOTE = re.compile(r"^\[lintel emulate\] deep sleep .*\(flash read since the boot: (\d+) "
+                        r"times, (\d+) B\)$")
 SCREEN_LINE = re.compile(r"^screen: (\w+).* \| (redrawn(?: \((full|partial) refresh\)|"
                          r" \(no pixel changed\))?|unchanged, not redrawn)$")
 
@@ -227,6 +231,9 @@ def parse_wakes(text: str) -> list[dict]:
     """Every complete wake in console text (banner to `wake:` line), with its counts."""
     wakes, current = [], None
     for line in text.replace("\r", "").split("\n"):
+        if (m := SLEEP_NOTE.match(line)) and wakes and current is None:
+            wakes[-1]["flash_reads"], wakes[-1]["flash_read_bytes"] = map(int, m.groups())
+            continue
         m = BANNER.match(line)
         if m:
             current = {"cause": m.group(1), "n": int(m.group(2)),
@@ -340,6 +347,8 @@ def energy_model(sim: dict, f: dict | None = None) -> dict:
         "bytes_per_wake": round(sum(w["bytes_sent"] + w["bytes_received"] for w in wakes)
                                 / max(1, len(wakes))),
         "firmware_ms_median": sorted(w["ms"] for w in wakes)[len(wakes) // 2],
+        "flash_kb_read_median": _median_kb([w["flash_read_bytes"] for w in wakes
+                                            if "flash_read_bytes" in w]),
         "refreshes": refreshes,
         "fast_joins": sum(1 for w in wakes if w["join"] == "remembered"),
         "address_kept": sum(1 for w in wakes if w["address_kept"]),
@@ -348,6 +357,10 @@ def energy_model(sim: dict, f: dict | None = None) -> dict:
         "self_discharge_mah_per_day": round(self_discharge, 3),
         "days_on_battery": round(days),
     }
+
+
+def _median_kb(sizes: list[int]) -> float | None:
+    return round(sorted(sizes)[len(sizes) // 2] / 1000, 1) if sizes else None
 
 
 def what_it_would_take(sim: dict) -> dict:
@@ -439,6 +452,7 @@ def print_energy(result: dict) -> None:
               ("token_renewals", "  of them token renewals"),
               ("bytes_per_wake", "bytes a wake (sent + received)"),
               ("firmware_ms_median", "firmware ms a wake, median (emulator)"),
+              ("flash_kb_read_median", "flash KB read a wake, median (emulator)"),
               ("fast_joins", "Wi-Fi joins without a scan"),
               ("address_kept", "Wi-Fi joins without DHCP"),
               ("awake_s_per_day", "awake s a day (S3, modelled)"),

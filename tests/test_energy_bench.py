@@ -19,7 +19,7 @@ battery: 4000 mV, 78 %\r
 wifi: joined lintel-lab in 160 ms (access point remembered)\r
 screen: room | busy until 08:00 | 8 today, 8 tomorrow | redrawn (partial refresh)\r
 wake: 1 requests, 1 connections, 1 TLS handshakes, 2463 B sent, 10186 B received, 260 ms, heap 244768 B live of 518144 B, radio on 200 ms (network 12 ms), display 20 ms, 8000 B kept\r
-[lintel emulate] deep sleep for 278000 ms\r
+[lintel emulate] deep sleep for 278000 ms (flash read since the boot: 1869 times, 797152 B)\r
 Lintel 0.1.0 | board esp32s3-epd75 | device 7cdfa100004c | deep-sleep wake, wake 8 | 2026-11-30T06:10:00Z\r
 battery: 4000 mV, 78 %\r
 wifi: joined lintel-lab in 160 ms (access point remembered, address kept)\r
@@ -47,6 +47,9 @@ def test_each_complete_wake_is_parsed_and_an_unfinished_one_left_out():
     assert second["refresh"] == "none" and second["requests"] == 2
     assert (first["renewals"], second["renewals"]) == (0, 1)
     assert third["refresh"] == "same"
+    # The emulator's deep-sleep note after a wake's last line counts the flash it read.
+    assert (first["flash_reads"], first["flash_read_bytes"]) == (1869, 797152)
+    assert "flash_reads" not in second
 
 
 def test_a_wake_costs_what_the_model_says():

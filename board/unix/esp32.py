@@ -21,6 +21,9 @@ _TABLE_SIZE = const(0xC00)
 _ROW = "<2sBBII16sI"
 
 _flash = open(chip.FLASH_PATH, "r+b") if chip.FLASH_PATH else None
+# What the filesystems read from flash since the boot, for the emulator's deep-sleep note
+# (machine.deepsleep): [reads, bytes].
+flash_reads = [0, 0]
 
 
 def _flash_read(offset, buf):
@@ -85,6 +88,8 @@ class Partition:
 
     def readblocks(self, block_num, buf, offset=0):
         _flash_read(self._offset(block_num, offset), buf)
+        flash_reads[0] += 1
+        flash_reads[1] += len(buf)
 
     def writeblocks(self, block_num, buf, offset=None):
         if offset is None:

@@ -247,8 +247,13 @@ class EmulatedPanel:
             if self.opt.once:
                 return self.stop(0)
         elif code == EXIT_DEEP_SLEEP:
-            ms = self._read_state_json("deep_sleep", {}).get("ms", 0)
-            self._note(f"deep sleep for {ms} ms" if ms else "deep sleep until a wake pin")
+            asked = self._read_state_json("deep_sleep", {})
+            ms = asked.get("ms", 0)
+            # What the filesystems read since the boot (board/unix/esp32.py): a figure of
+            # bench/energy_bench.py, and on the chip time the CPU waits for the flash.
+            self._note((f"deep sleep for {ms} ms" if ms else "deep sleep until a wake pin") +
+                       f" (flash read since the boot: {asked.get('flash_reads', 0)} times, "
+                       f"{asked.get('flash_read_bytes', 0)} B)")
             if self.opt.once:
                 return self.stop(0)
             self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "deep_sleep",
