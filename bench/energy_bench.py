@@ -414,8 +414,10 @@ NOTES = [
     "picture's flash blocks) taken as no time, and the TLS handshake time (bisected) at which "
     f"the same week gives {GOAL_DAYS} days; 'none would': not even a free handshake",
     "the tenant's clock follows the panel's emulated one (Lab follow_panel_clock): Date headers "
-    "and token lifetimes go with the simulated week, so the panel refreshes its token hourly "
-    "in office hours, as in the field; each renewal (the console's `token: renewed`) counts "
+    "and token lifetimes go with the simulated week; the panel declares continuous access "
+    "evaluation, so its access tokens last the tenant's cae_access_token_lifetime (a day; "
+    "Entra: up to 28 hours) instead of an hour; each renewal (the console's `token: renewed`) "
+    "counts "
     "one more TLS handshake than the lab made: in the field the identity host is "
     "login.microsoftonline.com, not Graph's",
 ]

@@ -45,7 +45,7 @@ ROOM_LIST_30 = "rooms-hq@contoso.example"
 HEAP_LO_K, HEAP_HI_K, HEAP_STEP_K = 32, 512, 4
 WAKE_TIMEOUT = 90
 REPL_BANNER = 'Type "help()" for more information.'
-# The panel refreshes an access token 300 s before it expires (app/entra.py REFRESH_MARGIN):
+# The panel refreshes an access token 300 s before it expires (app/tokens.py REFRESH_MARGIN):
 # tokens of 300 s are inside that margin from the moment they are issued, so every wake
 # refreshes (301 s would leave a 1 s window, and wakes here come about a second apart).
 TOKEN_LIFETIME_S = 300
@@ -249,8 +249,9 @@ def bench_steady(lab, console: Console) -> list[Wake]:
 
 
 def bench_refresh(lab, console: Console) -> list[Wake]:
-    lifetime = lab.admin("GET", "settings")["access_token_lifetime"]
-    lab.admin("POST", "settings", {"access_token_lifetime": TOKEN_LIFETIME_S})
+    # The panel declares continuous access evaluation (app/entra.py): its tokens are CAE ones.
+    lifetime = lab.admin("GET", "settings")["cae_access_token_lifetime"]
+    lab.admin("POST", "settings", {"cae_access_token_lifetime": TOKEN_LIFETIME_S})
     # The stored token still has an hour: one 401 makes the panel refresh now and get a short
     # token; from then on every wake finds its token inside the refresh margin and refreshes.
     lab.admin("POST", "faults", {"path": "/v1.0/users/*/calendar/calendarView", "status": 401})
@@ -261,7 +262,7 @@ def bench_refresh(lab, console: Console) -> list[Wake]:
         time.sleep(0.1)
     lab.admin("DELETE", "faults")
     wakes = bench_steady(lab, console)
-    lab.admin("POST", "settings", {"access_token_lifetime": lifetime})
+    lab.admin("POST", "settings", {"cae_access_token_lifetime": lifetime})
     console.sync()
     console.sync()  # this wake began after the change: its refresh brought a long token
     return wakes
@@ -338,7 +339,7 @@ def run_scenarios(lab, console: Console, image: Path) -> list[dict]:
     if not all(_refreshes(w) for w in refresh):
         raise SystemExit("bench: a wake of the refresh scenario did not refresh")
     rows.append(_summary(f"token refresh, {FORTY}-event room", refresh,
-                         f"access_token_lifetime {TOKEN_LIFETIME_S} s: every wake refreshes; "
+                         f"cae_access_token_lifetime {TOKEN_LIFETIME_S} s: every wake refreshes; "
                          "in the lab the identity host is the Graph host, so the refresh shares "
                          "the wake's TLS session (in the field: a second host, a second "
                          "handshake)"))

@@ -271,12 +271,21 @@ def test_a_configuration_push_sets_a_lost_clock_from_the_host(lab):
     assert abs(panel_time - time.time()) < 60, banner
 
 
+def test_a_claims_challenge_renews_the_token_and_the_room_stays(lab):
+    # The panel's day-long tokens declare continuous access evaluation: after a critical event
+    # Graph refuses them at once with a claims challenge, which a refresh answers.
+    mark = lab.panel.mark()
+    lab.admin("POST", "tokens/challenge", {})
+    text = lab.panel.wait_for("as Graph's claims challenge asked", since=mark)
+    text = lab.panel.wait_for("\nwake: ", since=mark + text.index("claims challenge asked"))
+    assert "\nscreen: room |" in text and "problem:" not in text
+
+
 def test_a_revoked_sign_in_returns_to_the_sign_in_screen_with_the_reason(lab):
     mark = lab.panel.mark()
     lab.admin("POST", "tokens/revoke", {})
-    # Access tokens live on until they expire, as Entra's do; Graph's 401 makes the panel
-    # refresh, and the refresh token is what the revocation killed.
-    lab.admin("POST", "faults", {"path": "/v1.0/users/*/calendar/calendarView", "status": 401})
+    # Graph refuses the panel's CAE token at once with a claims challenge; the refresh that
+    # answers it is what the revocation killed.
     lab.admin("POST", "settings", {"device_code_lifetime": 2})
     try:
         lab.panel.wait_for("sign-in lost: the service account's sign-in was revoked", since=mark)

@@ -375,6 +375,61 @@ def test_refresh_rotation_reuse_and_revocation(tenant, msal_app):
     assert_entra_error(status, body, "invalid_grant", 9002313)
 
 
+def _graph_me(tenant, access_token):
+    return tenant.request("GET", "/v1.0/me", headers={"Authorization": "Bearer " + access_token})
+
+
+def test_msal_declaring_cae_gets_day_long_tokens_and_answers_claims_challenges(tenant):
+    # MSAL's client_capabilities=["CP1"] is how Microsoft's own clients declare continuous
+    # access evaluation: its token requests carry claims={"access_token":{"xms_cc":...}}.
+    app = msal.PublicClientApplication(CLIENT_ID, authority=tenant.authority,
+                                       instance_discovery=False, verify=str(tenant.ca),
+                                       client_capabilities=["CP1"])
+    flow = app.initiate_device_flow(scopes=SCOPES)
+    SEEN_SECRETS.extend([flow["device_code"], flow["user_code"]])
+    tenant.admin("POST", "/_admin/device/approve", {"user_code": flow["user_code"]})
+    first = app.acquire_token_by_device_flow(flow)
+    _remember(first)
+    assert first.get("expires_in") == 24 * 3600, first
+    _, claims = verify_with_jwks(tenant, first["access_token"])
+    assert claims["xms_cc"] == ["cp1"] and claims["exp"] == claims["iat"] + 24 * 3600
+    plain = tenant.sign_in()  # no capability declared: the tenant's 600 s, never challenged
+    assert plain["expires_in"] == 600
+    assert "xms_cc" not in verify_with_jwks(tenant, plain["access_token"])[1]
+    assert _graph_me(tenant, first["access_token"])[0] == 200
+
+    # A critical event that leaves the sign-in valid: Graph refuses the CAE token at once ...
+    tenant.admin("POST", "/_admin/tokens/challenge", {})
+    status, headers, body = _graph_me(tenant, first["access_token"])
+    assert status == 401
+    assert json.loads(body)["error"]["message"].endswith("LocationConditionEvaluationSatisfied")
+    m = re.search(r'error="insufficient_claims", claims="([^"]+)"', headers["WWW-Authenticate"])
+    asked = base64.b64decode(m.group(1)).decode()
+    assert json.loads(asked)["access_token"]["nbf"]["essential"] is True
+    assert _graph_me(tenant, plain["access_token"])[0] == 200
+    # ... and MSAL answers the challenge with its refresh token and the claims asked for.
+    account = app.get_accounts(username=SERVICE_UPN)[0]
+    again = app.acquire_token_silent(SCOPES, account=account, claims_challenge=asked)
+    _remember(again)
+    assert again and again["access_token"] != first["access_token"], again
+    assert _graph_me(tenant, again["access_token"])[0] == 200
+
+    # A revoked sign-in: the challenge names the revocation and the refresh token is gone.
+    tenant.admin("POST", "/_admin/tokens/revoke", {})
+    status, headers, body = _graph_me(tenant, again["access_token"])
+    assert status == 401 and 'error="insufficient_claims"' in headers["WWW-Authenticate"]
+    assert json.loads(body)["error"]["message"].endswith("TokenIssuedBeforeRevocationTimestamp")
+    result = app.acquire_token_silent_with_error(SCOPES, account=account,
+                                                 claims_challenge=asked)
+    assert result and result["error"] == "invalid_grant", result
+    # Claims that are not a JSON object are refused in Entra's words.
+    fresh = tenant.sign_in()
+    status, _, body = tenant.post_form("token", {
+        "client_id": CLIENT_ID, "grant_type": "refresh_token",
+        "refresh_token": fresh["refresh_token"], "claims": "{not json"})
+    assert_entra_error(status, body, "invalid_request", 90100)
+
+
 def test_refresh_token_expires_when_unused(tenant):
     tokens = tenant.sign_in()
     try:

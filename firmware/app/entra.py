@@ -13,7 +13,14 @@ from app.http_errors import HttpError
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SLOW_DOWN_STEP = 5  # seconds added to the interval per slow_down (RFC 8628 section 3.5)
-REFRESH_MARGIN = 300  # refresh an access token this long before it expires
+# Continuous access evaluation (CAE): a client that says it answers claims challenges ("cp1")
+# gets access tokens for Graph of up to 28 hours instead of 60 to 90 minutes, and in return
+# Graph refuses one at once after a critical event (a revoked sign-in, a changed policy) with
+# a claims challenge (Microsoft Learn: "Claims challenges, claims requests and client
+# capabilities"; "How to use Continuous Access Evaluation enabled APIs in your applications").
+# app/graph.py answers it through tokens.Auth.renew. At a 5-minute refresh that is about one
+# renewal a day instead of one an hour: each is a TLS handshake with login.microsoftonline.com.
+CAPABILITY = {"xms_cc": {"values": ["cp1"]}}
 
 # What an admin should know about the invalid_grant answers Entra documents, by AADSTS number.
 _GRANT_WORDS = {
@@ -80,7 +87,7 @@ class Entra:
         try:
             doc = self._post(self.token_url, {
                 "grant_type": DEVICE_CODE_GRANT, "client_id": self.client_id,
-                "device_code": code.device_code})
+                "device_code": code.device_code, "claims": claims_request()})
         except SignInError as e:
             if e.error == "authorization_pending":
                 return None
@@ -96,12 +103,14 @@ class Entra:
             raise
         return self._tokens(doc)
 
-    def refresh(self, refresh_token):
-        """New tokens (and the newest refresh token: keep it, drop the old one)."""
+    def refresh(self, refresh_token, challenge=None):
+        """New tokens (and the newest refresh token: keep it, drop the old one); `challenge`:
+        the claims a claims challenge asked for."""
         try:
             doc = self._post(self.token_url, {
                 "grant_type": "refresh_token", "client_id": self.client_id,
-                "refresh_token": refresh_token, "scope": self.refresh_scope})
+                "refresh_token": refresh_token, "scope": self.refresh_scope,
+                "claims": claims_request(challenge)})
         except SignInError as e:
             if e.error in ("invalid_grant", "interaction_required", "invalid_client",
                            "unauthorized_client"):
@@ -151,6 +160,16 @@ class Entra:
         raise SignInError(error, words, code, retry, busy)
 
 
+def claims_request(challenge=None):
+    """The `claims` of a token request: the capability, with what a challenge asked for."""
+    claims = dict(challenge) if isinstance(challenge, dict) else {}
+    access = claims.get("access_token")
+    access = dict(access) if isinstance(access, dict) else {}
+    access.update(CAPABILITY)
+    claims["access_token"] = access
+    return json.dumps(claims)
+
+
 def _account(id_token):
     """The signed-in account's name and UPN from the ID token's claims, for the screen and the
     Add-MailboxFolderPermission line. The token came over verified TLS from the token endpoint,
@@ -166,24 +185,3 @@ def _account(id_token):
     upn = claims.get("preferred_username") or claims.get("upn") or claims.get("email")
     return {"name": claims.get("name"), "upn": upn}
 
-
-class Auth:
-    """The access token for Graph (app/graph.py), refreshed shortly before it expires or after
-    a 401; every new refresh token is stored at once (Entra rotates them)."""
-
-    def __init__(self, entra, store, tokens):
-        self.entra, self.store, self.tokens = entra, store, tokens
-
-    def bearer(self):
-        if self.tokens["expires_at"] - REFRESH_MARGIN <= clock.now():
-            self.renew()
-        return "Bearer " + self.tokens["access_token"]
-
-    def renew(self):
-        tokens = self.entra.refresh(self.tokens["refresh_token"])
-        tokens["account"] = tokens["account"] or self.tokens.get("account")
-        self.store.save(tokens)
-        self.tokens = tokens
-        # For the technician, and for the energy benchmark: in the field the identity host is
-        # a second TLS handshake.
-        print("token: renewed until %s" % clock.format_iso_z(tokens["expires_at"]))

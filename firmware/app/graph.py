@@ -3,6 +3,8 @@
 # extend, end early, decline a no-show, mail a service request). Collections are read as a
 # stream, one item at a time (app.jsonstream), and items are cut down to what the screen uses
 # as they arrive, so a busy calendar never sits in RAM as text.
+import binascii
+import json
 import time
 
 from app import clock, jsonstream
@@ -24,7 +26,8 @@ class Graph:
     all_day_moments = False  # all-day events' dates as UTC midnights (room.all_day_in)
 
     def __init__(self, session, host, auth):
-        # auth: bearer() -> the Authorization value; renew() -> refresh it now (after a 401)
+        # auth: bearer() -> the Authorization value; renew(challenge) -> refresh it now (after
+        # a 401, with the claims its claims challenge asks for; app/tokens.py)
         self.session = session
         self.host = host
         self.auth = auth
@@ -123,8 +126,8 @@ class Graph:
 
     def _send(self, method, url, body=None, stream=False):
         """The response of a request that worked (2xx); BackendError for any other answer. One
-        401 renews the access token and tries again (a second is SignInRequired); a short
-        Retry-After is waited out once."""
+        401 renews the access token, with the claims a claims challenge asks for, and tries
+        again (a second is SignInRequired); a short Retry-After is waited out once."""
         renewed = waited = False
         while True:
             headers = {"Authorization": self.auth.bearer(), "Prefer": PREFER_UTC,
@@ -140,7 +143,7 @@ class Graph:
                     raise SignInRequired(error or "unauthorized", "Graph refused the "
                                          "service account's sign-in even after a refresh")
                 renewed = True
-                self.auth.renew()
+                self.auth.renew(claims_challenge(r.headers.get("www-authenticate")))
                 continue
             wait = retry_after(r.headers.get("retry-after"), RETRY_AFTER_CAP)
             if status in (429, 503, 504) and not waited and wait is not None \
@@ -156,6 +159,24 @@ def _json(r):
         return r.json()
     except HttpError:
         raise BackendError("bad_response", "Graph sent a damaged answer", r.status_code) from None
+
+
+def claims_challenge(header):
+    """The claims a 401's WWW-Authenticate asks a new token to carry (continuous access
+    evaluation: `Bearer realm="", ..., error="insufficient_claims", claims="<base64 JSON>"`),
+    as a dict; None for any other 401."""
+    if not header or 'error="insufficient_claims"' not in header:
+        return None
+    start = header.find('claims="')
+    end = header.find('"', start + 8)
+    if start < 0 or end < 0:
+        return None
+    text = header[start + 8:end].replace("-", "+").replace("_", "/")
+    try:
+        doc = json.loads(binascii.a2b_base64(text + "=" * (-len(text) % 4)))
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _error(r):

@@ -4,10 +4,11 @@
 # sign-in instead of sending the old tokens to the new authority.
 import json
 
-from app import seal
+from app import clock, seal
 
 TOKENS_FILE = "/cfg/tokens.sealed"
 FORMAT = 1
+REFRESH_MARGIN = 300  # refresh an access token this long before it expires
 
 
 def _issuer(backend):
@@ -54,3 +55,37 @@ class TokenStore:
 
     def clear(self):
         self.board.remove_file(TOKENS_FILE)
+
+
+class Auth:
+    """The access token for Graph (app/graph.py), renewed shortly before it expires, after a
+    401, or with the claims of a claims challenge; every new refresh token is stored at once
+    (Entra rotates them). Entra's client (app/entra.py) is loaded only to renew or sign in: on
+    most wakes the stored token is still good."""
+
+    def __init__(self, session, backend, store, tokens):
+        self.session, self.backend, self.store, self.tokens = session, backend, store, tokens
+        self._entra = None
+
+    def entra(self):
+        if self._entra is None:
+            from app.entra import Entra
+
+            self._entra = Entra(self.session, self.backend)
+        return self._entra
+
+    def bearer(self):
+        if self.tokens["expires_at"] - REFRESH_MARGIN <= clock.now():
+            self.renew()
+        return "Bearer " + self.tokens["access_token"]
+
+    def renew(self, challenge=None):
+        tokens = self.entra().refresh(self.tokens["refresh_token"], challenge)
+        tokens["account"] = tokens["account"] or self.tokens.get("account")
+        self.store.save(tokens)
+        self.tokens = tokens
+        # For the technician, and for the energy benchmark: in the field the identity host is
+        # a second TLS handshake.
+        print("token: renewed until %s%s" % (clock.format_iso_z(tokens["expires_at"]),
+                                             ", as Graph's claims challenge asked" if challenge
+                                             else ""))

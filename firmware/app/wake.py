@@ -120,20 +120,17 @@ class Wake:
             self.account = {"upn": backend["account"]}
             return self._room(Ews(session, backend), self.account)
         # Microsoft 365 (loaded only here: an EWS panel's heap holds none of it).
-        from app.entra import Auth, Entra
         from app.graph import Graph
-        from app.tokens import TokenStore
+        from app.tokens import Auth, TokenStore
 
         store = TokenStore(self.board, backend)
-        entra = Entra(session, backend)
-        tokens = store.load()
+        auth = Auth(session, backend, store, store.load())
         reason = store.problem or "this panel has not been signed in yet"
-        auth = Auth(entra, store, tokens)
         graph = Graph(session, backend["graph_host"], auth)
         while True:
             if auth.tokens is None:
                 self.board.take_presses()  # a touch on the sign-in screen only woke it
-                auth.tokens = self._sign_in(entra, reason)
+                auth.tokens = self._sign_in(auth.entra(), reason)
                 if auth.tokens is None:
                     return SIGNIN_RETRY_S
                 store.save(auth.tokens)

@@ -1,6 +1,8 @@
-# The Graph client (app/graph.py) and the wake's token handling (app/entra.Auth), in the real
+# The Graph client (app/graph.py) and the wake's token handling (app/tokens.Auth), in the real
 # Unix-port MicroPython against the fake tenant: reads, writes, paging, and every answer a room
 # panel must understand (401, 403, 404, 429, 5xx, damaged bodies).
+import binascii
+import json
 import time
 
 from m365_helpers import TestBoard, admin, backend, cfg, raises, session, signed_in
@@ -11,27 +13,30 @@ from app.backend import BackendError
 ROOM = "room-3.12@contoso.example"  # editor rights for the service account; cleared per test
 READ_ONLY = "room-4.08@contoso.example"  # reviewer rights
 NO_RIGHTS = "room-3.10@contoso.example"  # none
-_auth = None
+_signed_in = False
 
 
 def auth(s):
-    """entra.Auth over a real sign-in and a real token store, signed in once per module."""
-    global _auth
+    """tokens.Auth over a real token store, signed in (once per module) for real."""
+    global _signed_in
     board = TestBoard()
     board.mount_cfg()
     if board.device_key() is None:
         board.store_device_key(b"g" * 32, b"graph-01")
     store = tokens.TokenStore(board, backend())
-    if _auth is None:
-        client, got = signed_in(s)
-        store.save(got)
-        _auth = entra.Auth(client, store, got)
-    _auth.entra = entra.Entra(s, backend())
-    return _auth
+    if not _signed_in:
+        store.save(signed_in(s)[1])
+        _signed_in = True
+    return tokens.Auth(s, backend(), store, store.load())
 
 
-def client(s):
-    return graph.Graph(s, cfg()["base_url"], auth(s))
+def client(s, a=None):
+    return graph.Graph(s, cfg()["base_url"], a or auth(s))
+
+
+def claims_of(access_token):
+    payload = access_token.split(".")[1].replace("-", "+").replace("_", "/")
+    return json.loads(binascii.a2b_base64(payload + "=" * (-len(payload) % 4)))
 
 
 def fresh_room(*events):
@@ -136,7 +141,7 @@ def test_a_401_renews_the_access_token_once_and_the_new_tokens_are_stored():
         a = auth(s)
         a.tokens = dict(a.tokens, access_token="not-a-real-access-token")
         before = a.tokens["refresh_token"]
-        day(client(s))  # 401, renew, again: 200
+        day(client(s, a))  # 401, renew, again: 200
         assert a.tokens["access_token"] != "not-a-real-access-token"
         assert a.tokens["refresh_token"] != before  # rotated, and stored at once
         assert a.store.load()["refresh_token"] == a.tokens["refresh_token"]
@@ -147,7 +152,7 @@ def test_an_access_token_near_its_end_is_refreshed_before_use():
     with session() as s:
         a = auth(s)
         a.tokens = dict(a.tokens, expires_at=clock.now() + 60)
-        day(client(s))
+        day(client(s, a))
         assert a.tokens["expires_at"] > clock.now() + 3000
 
 
@@ -218,3 +223,62 @@ def test_a_second_401_after_a_refresh_means_signing_in_again():
         e = raises(entra.SignInRequired, day, client(s))
         assert "even after a refresh" in e.words
         day(client(s))
+
+
+def test_tokens_declare_cae_so_they_last_a_day():
+    with session() as s:
+        a = auth(s)
+        assert claims_of(a.tokens["access_token"])["xms_cc"] == ["cp1"]
+        assert a.tokens["expires_at"] > clock.now() + 20 * 3600
+        a.renew()
+        assert claims_of(a.tokens["access_token"])["xms_cc"] == ["cp1"]
+
+
+def test_claims_challenges_are_read_from_www_authenticate():
+    asked = {"access_token": {"nbf": {"essential": True, "value": "1796018700"}}}
+    b64 = binascii.b2a_base64(json.dumps(asked).encode()).decode().strip()
+    head = 'Bearer realm="", authorization_uri="https://login.example/authorize", ' \
+        'client_id="00000003-0000-0000-c000-000000000000"'
+    assert graph.claims_challenge(head + ', error="insufficient_claims", claims="%s"'
+                                  % b64) == asked
+    url_safe = b64.rstrip("=").replace("+", "-").replace("/", "_")
+    assert graph.claims_challenge(head + ', error="insufficient_claims", claims="%s"'
+                                  % url_safe) == asked
+    for other in (None, "", head, head + ', error="invalid_token"',
+                  head + ', error="insufficient_claims"',
+                  head + ', error="insufficient_claims", claims="%%%%"',
+                  head + ', error="insufficient_claims", claims="%s"' % binascii.b2a_base64(
+                      b"[1, 2]").decode().strip(),
+                  head + ', error="insufficient_claims", claims="unterminated'):
+        assert graph.claims_challenge(other) is None, other
+    # The token request answering it asks for those claims and keeps the capability.
+    merged = json.loads(entra.claims_request(asked))["access_token"]
+    assert merged == {"nbf": asked["access_token"]["nbf"], "xms_cc": {"values": ["cp1"]}}
+    assert json.loads(entra.claims_request()) == {"access_token": {"xms_cc": {"values": ["cp1"]}}}
+
+
+def test_a_claims_challenge_is_answered_by_a_refresh_that_carries_its_claims():
+    with session() as s:
+        a = auth(s)
+        g = client(s, a)
+        day(g)
+        before = a.tokens["access_token"]
+        admin("POST", "tokens/challenge", {})
+        events = day(g)  # 401 with the challenge, a refresh with its claims, then 200
+        assert isinstance(events, list) and a.tokens["access_token"] != before
+        assert claims_of(a.tokens["access_token"])["xms_cc"] == ["cp1"]
+        assert a.store.load()["access_token"] == a.tokens["access_token"]
+
+
+def test_a_revoked_sign_in_is_refused_at_once_not_when_the_day_long_token_ends():
+    global _signed_in
+    with session() as s:
+        a = auth(s)
+        g = client(s, a)
+        day(g)
+        admin("POST", "tokens/revoke", {})
+        try:
+            e = raises(entra.SignInRequired, day, g)
+            assert e.code == 50173 and "revoked" in e.words
+        finally:
+            _signed_in = False  # the next test signs in again

@@ -70,7 +70,7 @@ def test_a_refresh_rotates_the_refresh_token_without_a_new_id_token():
         again = client.refresh(first["refresh_token"])
         assert again["refresh_token"] != first["refresh_token"]
         assert again["access_token"] != first["access_token"]
-        assert again["account"] is None  # no openid scope on a refresh: entra.Auth keeps it
+        assert again["account"] is None  # no openid scope on a refresh: tokens.Auth keeps it
 
 
 def test_a_revoked_sign_in_needs_a_new_one_with_the_reason():

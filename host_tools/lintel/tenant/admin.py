@@ -1,5 +1,6 @@
 """The fake tenant's admin API (JSON under /_admin/): approve or deny device codes, read the
-request log, revoke tokens, change token lifetimes, move the clock, inject faults.
+request log, revoke tokens or challenge them (continuous access evaluation), change token
+lifetimes, move the clock, inject faults.
 
 It listens on 127.0.0.1 with the rest of the tenant and has no authentication: it is a test
 control. Its own requests are neither logged nor subject to injected faults. docs/tenant.md
@@ -116,16 +117,24 @@ def deny(req: Request) -> Response:
 # -- tokens ------------------------------------------------------------------------------------
 
 
-def revoke_tokens(req: Request) -> Response:
+def _for_user(req: Request, event) -> Response:
     body = _object(req)
     who = body.get("user")
     if who is not None and not isinstance(who, str):
         raise _error(400, "\"user\" is a user principal name or object id (default: the "
                           "service account)")
     try:
-        return json_response(identity.revoke(req.tenant, who))
+        return json_response(event(req.tenant, who))
     except LookupError as e:
         raise _error(404, str(e)) from e
+
+
+def revoke_tokens(req: Request) -> Response:
+    return _for_user(req, identity.revoke)
+
+
+def challenge_tokens(req: Request) -> Response:
+    return _for_user(req, identity.challenge)
 
 
 # -- the request log -----------------------------------------------------------------------------
@@ -224,6 +233,7 @@ def register(t: Tenant) -> None:
     add("POST", r"/_admin/device/approve", approve, me)
     add("POST", r"/_admin/device/deny", deny, me)
     add("POST", r"/_admin/tokens/revoke", revoke_tokens, me)
+    add("POST", r"/_admin/tokens/challenge", challenge_tokens, me)
     add("GET", r"/_admin/requests", requests_log, me)
     add("DELETE", r"/_admin/requests", clear_requests, me)
     add("GET", r"/_admin/faults", list_faults, me)

@@ -1402,6 +1402,16 @@ def authenticate(req: Request) -> Caller:
     if user is None:
         raise fail(req, 401, "InvalidAuthenticationToken", "The token's user does not exist "
                    "in this tenant.", [("WWW-Authenticate", _www_auth(req))])
+    event = identity.cae_refusal(t, claims, user)
+    if event:
+        # The claims challenge of a CAE-enabled API (Microsoft Learn, "Claims challenges,
+        # claims requests and client capabilities"): a token issued after now will do.
+        asked = {"access_token": {"nbf": {"essential": True, "value": str(int(t.now()))}}}
+        raise fail(req, 401, "InvalidAuthenticationToken",
+                   f"Continuous access evaluation resulted in challenge with result: "
+                   f"InteractionRequired and code: {event}",
+                   [("WWW-Authenticate", _www_auth(req) + ', error="insufficient_claims", '
+                     f'claims="{base64.b64encode(json.dumps(asked).encode()).decode()}"')])
     scopes = frozenset(s.lower() for s in str(claims.get("scp", "")).split())
     return Caller(claims, user, scopes, user_mailbox(t, user))
 

@@ -61,6 +61,9 @@ MEMBER_ROLE_TEMPLATE = "b79fbf4d-3ef9-4689-8143-76b194e85509"  # the `wids` ever
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "access_token_lifetime": 3600,  # Entra's default is 60-90 minutes
+    # For a client that declares continuous access evaluation ("xms_cc": "cp1" in its claims
+    # request): Entra gives "up to 28 hours"; the lab takes a day.
+    "cae_access_token_lifetime": 24 * 3600,
     "refresh_token_lifetime": 90 * 24 * 3600,  # Entra's max inactive time: 90 days
     "device_code_lifetime": 900,  # "the user has 15 minutes to sign in"
     "poll_interval": 5,
@@ -94,6 +97,10 @@ CREATE TABLE IF NOT EXISTS device_codes (
     status     TEXT NOT NULL DEFAULT 'pending',
     user_id    TEXT,
     decided    REAL
+);
+CREATE TABLE IF NOT EXISTS cae_tokens (
+    uti    TEXT PRIMARY KEY,
+    issued REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS refresh_tokens (
     id         INTEGER PRIMARY KEY,
@@ -276,6 +283,53 @@ def user_json(u: sqlite3.Row) -> dict:
     return {"id": u["id"], "upn": u["upn"], "name": u["name"], "mail": u["mail"],
             "service_account": bool(u["service_account"]),
             "tokens_valid_from": iso(u["tokens_valid_from"]) if u["tokens_valid_from"] else None}
+
+
+def challenge(t: Tenant, who: str | None) -> dict:
+    """A critical event that leaves the sign-in valid (a Conditional Access location policy
+    evaluated again, say): Graph refuses the user's CAE tokens issued before now with a claims
+    challenge, and a refresh answers it. LookupError if the user is unknown."""
+    user = find_user(t, who)
+    if user is None:
+        raise LookupError(f"no user {who!r}")
+    now = t.now()
+    events = t.store.get_meta("cae_challenges") or {}
+    t.store.set_meta("cae_challenges", {**events, user["id"]: now})
+    return {**user_json(user), "challenged_at": iso(now)}
+
+
+def cae_refusal(t: Tenant, claims: dict, user: sqlite3.Row) -> str | None:
+    """Why Graph refuses a CAE token now (Graph's words for the event), or None: tokens of a
+    client that declared no capability stay valid until they expire, as in Entra. Events are
+    compared with the moment the token was issued, kept by its `uti` (its iat is whole
+    seconds, and a token issued just after an event must not look issued before it)."""
+    if not claims.get("xms_cc"):
+        return None
+    row = t.store.one("SELECT issued FROM cae_tokens WHERE uti = ?", (str(claims.get("uti")),))
+    issued = row["issued"] if row else claims.get("iat", 0)
+    if issued < user["tokens_valid_from"]:
+        return "TokenIssuedBeforeRevocationTimestamp"
+    if issued < (t.store.get_meta("cae_challenges") or {}).get(user["id"], 0):
+        return "LocationConditionEvaluationSatisfied"
+    return None
+
+
+def declares_cae(form: dict) -> bool | None:
+    """Whether a token request's `claims` declare the CAE capability ("cp1" among the
+    access token's xms_cc values); None when `claims` is not a JSON object."""
+    raw = form.get("claims")
+    if not raw:
+        return False
+    try:
+        claims = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(claims, dict):
+        return None
+    access = claims.get("access_token")
+    cc = access.get("xms_cc") if isinstance(access, dict) else None
+    values = cc.get("values") if isinstance(cc, dict) else None
+    return isinstance(values, list) and any(str(v).lower() == "cp1" for v in values)
 
 
 def revoke(t: Tenant, who: str | None) -> dict:
@@ -516,12 +570,14 @@ def _opaque(n: int) -> str:
 
 
 def _issue(req: Request, tid: str, user: sqlite3.Row, client_id: str, scopes: Scopes,
-           family: str | None, grant: Scopes | None = None) -> dict:
-    """A token response for `scopes`: access token, refresh token (if the grant has
-    offline_access; it carries the whole `grant`, default `scopes`), id token (openid)."""
+           family: str | None, grant: Scopes | None = None, cae: bool = False) -> dict:
+    """A token response for `scopes`: access token (a CAE one, longer-lived, for a client that
+    declared the capability), refresh token (if the grant has offline_access; it carries the
+    whole `grant`, default `scopes`), id token (openid)."""
     grant = grant or scopes
     t = req.tenant
     s = settings(t)
+    lifetime = s["cae_access_token_lifetime" if cae else "access_token_lifetime"]
     now = int(t.now())
     family = family or str(uuid.uuid4())
     scp = scopes.response()
@@ -529,7 +585,7 @@ def _issue(req: Request, tid: str, user: sqlite3.Row, client_id: str, scopes: Sc
     access = {
         "aud": GRAPH_RESOURCE,
         "iss": issuer(t, tid),
-        "iat": now, "nbf": now, "exp": now + s["access_token_lifetime"],
+        "iat": now, "nbf": now, "exp": now + lifetime,
         "acct": 0, "acr": "1", "aio": _opaque(72), "amr": ["pwd"],
         "appid": client_id, "appidacr": "0",
         "family_name": user["surname"], "given_name": user["given_name"],
@@ -539,16 +595,21 @@ def _issue(req: Request, tid: str, user: sqlite3.Row, client_id: str, scopes: Sc
         "sub": _pairwise_sub(user["id"], GRAPH_APP_ID),
         "tenant_region_scope": "EU", "tid": tid,
         "unique_name": user["upn"], "upn": user["upn"], "uti": _opaque(16), "ver": "1.0",
-        "wids": [MEMBER_ROLE_TEMPLATE], "xms_idrel": "1 12",
+        "wids": [MEMBER_ROLE_TEMPLATE], "xms_cc": ["cp1"] if cae else None,
+        "xms_idrel": "1 12",
         "xms_st": {"sub": _pairwise_sub(user["id"], client_id)},
         "xms_tcdt": int(info.get("created", now)),
     }
     access = {k: v for k, v in access.items() if v is not None}
+    if cae:
+        with t.store.tx() as db:
+            db.execute("INSERT INTO cae_tokens(uti, issued) VALUES(?, ?)",
+                       (access["uti"], t.now()))
     body: dict[str, Any] = {
         "token_type": "Bearer",
         "scope": scp,
-        "expires_in": s["access_token_lifetime"],
-        "ext_expires_in": s["access_token_lifetime"],
+        "expires_in": lifetime,
+        "ext_expires_in": lifetime,
         "access_token": sign_jwt(t, access),
     }
     if "offline_access" in grant.oidc:
@@ -731,11 +792,19 @@ def devicecode(req: Request) -> Response:
     }, 200, _no_store(req))
 
 
+def _bad_claims(req: Request) -> Response:
+    return entra_error(req, "invalid_request", 90100, "The 'claims' parameter is empty or "
+                       "not valid: it must be a JSON object.")
+
+
 def _device_code_grant(req: Request, tid: str, form: dict) -> Response:
     t = req.tenant
     code = form.get("device_code")
     if not code:
         return _missing(req, "device_code")
+    cae = declares_cae(form)
+    if cae is None:
+        return _bad_claims(req)
     now = t.now()
     with t.store.tx() as db:
         row = db.execute("SELECT * FROM device_codes WHERE code_hash = ?",
@@ -775,7 +844,7 @@ def _device_code_grant(req: Request, tid: str, form: dict) -> Response:
         db.execute("UPDATE device_codes SET status = 'redeemed' WHERE id = ?", (row["id"],))
         user = db.execute("SELECT * FROM users WHERE id = ?", (row["user_id"],)).fetchone()
         scopes = parse_scopes(req, row["scope"])
-        body = _issue(req, tid, user, row["client_id"], scopes, None)
+        body = _issue(req, tid, user, row["client_id"], scopes, None, cae=cae)
     return json_response(body, 200, _no_store(req))
 
 
@@ -784,6 +853,9 @@ def _refresh_grant(req: Request, tid: str, form: dict) -> Response:
     token = form.get("refresh_token")
     if not token:
         return _missing(req, "refresh_token")
+    cae = declares_cae(form)
+    if cae is None:
+        return _bad_claims(req)
     now = t.now()
     with t.store.tx() as db:
         row = db.execute("SELECT * FROM refresh_tokens WHERE token_hash = ?",
@@ -835,7 +907,7 @@ def _refresh_grant(req: Request, tid: str, form: dict) -> Response:
             scopes = granted
         if row["used"] is None:
             db.execute("UPDATE refresh_tokens SET used = ? WHERE id = ?", (now, row["id"]))
-        body = _issue(req, tid, user, row["client_id"], scopes, row["family"], granted)
+        body = _issue(req, tid, user, row["client_id"], scopes, row["family"], granted, cae)
     return json_response(body, 200, _no_store(req))
 
 
