@@ -22,7 +22,7 @@ wake: 1 requests, 1 connections, 1 TLS handshakes, 2463 B sent, 10186 B received
 [lintel emulate] deep sleep for 278000 ms (flash read since the boot: 1869 times, 797152 B)\r
 Lintel 0.1.0 | board esp32s3-epd75 | device 7cdfa100004c | deep-sleep wake, wake 8 | 2026-11-30T06:10:00Z\r
 battery: 4000 mV, 78 %\r
-wifi: joined lintel-lab in 160 ms (access point remembered, address kept)\r
+wifi: joined lintel-lab in 160 ms (access point remembered, address kept), 6 ms of the wake's work meanwhile\r
 token: renewed until 2026-11-30T07:10:00Z\r
 screen: room | busy until 08:00 | 8 today, 8 tomorrow | unchanged, not redrawn\r
 wake: 2 requests, 1 connections, 1 TLS handshakes, 3900 B sent, 12000 B received, 300 ms, heap 1 B live of 2 B, radio on 250 ms (network 30 ms), display 0 ms, 0 B kept\r
@@ -44,6 +44,7 @@ def test_each_complete_wake_is_parsed_and_an_unfinished_one_left_out():
     assert (first["network_ms"], second["network_ms"]) == (12, 30)
     assert not first["address_kept"] and second["address_kept"]
     assert (second["join_ms"], second["join"]) == (160, "remembered")
+    assert (first["meanwhile_ms"], second["meanwhile_ms"]) == (0, 6)
     assert second["refresh"] == "none" and second["requests"] == 2
     assert (first["renewals"], second["renewals"]) == (0, 1)
     assert third["refresh"] == "same"
@@ -71,9 +72,14 @@ def test_a_wake_costs_what_the_model_says():
     unchanged = energy_bench.wake_charge(energy_bench.parse_wakes(CONSOLE)[1], f)
     assert unchanged["display"] == 0 and unchanged["cpu"] == pytest.approx(
         (0.4 + 0.05 * 20) * 54.6)  # no redraw: no render either
-    # Its token renewal is a second handshake in the field (another host), two round trips.
+    # Its token renewal is a second handshake in the field (another host), two round trips;
+    # the 6 ms of work while joining take 0.12 s on the S3, inside the join's 0.16 s.
     assert unchanged["radio"] == pytest.approx(
         (0.160 + 2 * 1.0 + 2 * 0.15 + (0.250 - 0.160 - 0.030) * 20) * 95)
+    # Work that outlasts the join on the S3 keeps the radio on for as long as it takes.
+    slow = energy_bench.wake_charge(dict(energy_bench.parse_wakes(CONSOLE)[1],
+                                         meanwhile_ms=10), f)
+    assert slow["radio"] - unchanged["radio"] == pytest.approx((0.200 - 0.160) * 95)
     same = energy_bench.wake_charge(energy_bench.parse_wakes(CONSOLE)[2], f)
     assert same["display"] == 0 and same["cpu"] == pytest.approx(
         (0.4 + 0.05 * 20 + 0.4) * 54.6)  # drawn, no pixel changed: rendered, no refresh
@@ -124,3 +130,23 @@ def test_what_it_would_take_solves_for_the_handshake_and_the_floor(monkeypatch):
     # Three times the wakes: not even a free handshake gives a year.
     busy = dict(sim, wakes=[wake] * 2100)
     assert energy_bench.what_it_would_take(busy)["handshake_s_for_goal"] is None
+
+
+def test_people_at_the_door_cost_a_read_wake_and_the_listening_each(monkeypatch):
+    drawn, unchanged, _ = energy_bench.parse_wakes(CONSOLE)
+    f = energy_bench._figures()
+    f.update({"bytecode_slowdown": 20, "render_s": 0.4})
+    monkeypatch.setattr(energy_bench, "_figures", lambda: f)
+    sim = {"refresh_min": 5, "meetings": 65, "wakes": [drawn] * 100 + [unchanged] * 600}
+    people = energy_bench.with_people_at_the_door(sim)
+    c = energy_bench.wake_charge(drawn, f)  # the wakes that read and redrew (partial)
+    check_in = c["cpu"] + c["radio"] + c["display"] + energy_bench.LISTEN_S * f["listen_ma"]
+    assert people["check_in_mah"] == round(check_in / 3600, 3)
+    per_day = energy_bench.energy_model(sim)["mah_per_day"] + check_in * 65 / 7 / 3600
+    usable = f["battery_capacity_mah"] * f["battery_usable_fraction"]
+    drain = f["battery_capacity_mah"] * f["battery_self_discharge_pct_per_month"] / 100 / 30.44
+    assert people["days_with_check_ins"] == round(usable / (per_day + drain))
+    assert people["days_with_check_ins"] < energy_bench.energy_model(sim)["days_on_battery"]
+    # A week that never redrew has no check-in wake to go by.
+    assert energy_bench.with_people_at_the_door(dict(sim, wakes=[unchanged]))[
+        "days_with_check_ins"] is None

@@ -62,6 +62,9 @@ class Wake:
         self.radio_from = None  # ticks_ms when the radio started
         self.radio_ms = None  # how long it was on, once it is off (_radio_off)
         self.session = None  # this wake's HTTPS session, whose answers carry the time
+        # Read while the radio joins (_while_joining): the trust roots (or why they cannot be
+        # used), and on Microsoft 365 the token store and what it holds.
+        self.cadata = self.store = self.stored = None
         self.attended = False  # someone pressed a button: they may press another
         # The time of day on the room screen: on a battery panel it would change the screen at
         # every wake, each a redraw; without it an unchanged calendar draws nothing.
@@ -79,16 +82,15 @@ class Wake:
             return seconds
         self.memory.pop("read_due", None)  # set again once this wake has shown the room
         self.radio_from = time.ticks_ms()
-        problem = self.board.join_wifi(self.config["wifi"], self.memory)
+        problem = self.board.join_wifi(self.config["wifi"], self.memory, self._while_joining)
         if problem is not None:
             return self._problem(problem[0], problem[1], "Check that the network %s is up "
                                  "and that [wifi] in panel.toml is right."
                                  % self.config["wifi"]["ssid"])
-        try:
-            cadata = http_tls.ca_bundle((self.config.get("tls") or {}).get("extra_ca"))
-        except HttpError as e:
-            return self._network_problem(e)
-        with Session(cadata=cadata, proxy=self.config.get("proxy"), timeout=(15, 30)) as session:
+        if isinstance(self.cadata, HttpError):
+            return self._network_problem(self.cadata)
+        with Session(cadata=self.cadata, proxy=self.config.get("proxy"),
+                     timeout=(15, 30)) as session:
             self.session = session
             try:
                 return self._online(session)
@@ -102,6 +104,24 @@ class Wake:
                 return self._network_problem(e)
             finally:
                 self.stats = session.stats
+
+    def _while_joining(self):
+        """What going online needs from flash, done while the radio associates (on the S3
+        about as long as the join itself): the trust roots (or the HttpError that says why
+        not), the backend's code, the stored sign-in."""
+        try:
+            self.cadata = http_tls.ca_bundle((self.config.get("tls") or {}).get("extra_ca"))
+        except HttpError as e:
+            self.cadata = e
+        backend = self.config["backend"]
+        if backend["type"] == "ews":
+            import app.ews  # noqa: F401 -- for _online
+        else:
+            import app.graph  # noqa: F401 -- for _online
+            from app.tokens import TokenStore
+
+            self.store = TokenStore(self.board, backend)
+            self.stored = self.store.load()
 
     def _online(self, session):
         backend = self.config["backend"]
@@ -119,12 +139,12 @@ class Wake:
 
             self.account = {"upn": backend["account"]}
             return self._room(Ews(session, backend), self.account)
-        # Microsoft 365 (loaded only here: an EWS panel's heap holds none of it).
+        # Microsoft 365 (its code loaded by _while_joining: an EWS panel holds none of it).
         from app.graph import Graph
-        from app.tokens import Auth, TokenStore
+        from app.tokens import Auth
 
-        store = TokenStore(self.board, backend)
-        auth = Auth(session, backend, store, store.load())
+        store = self.store
+        auth = Auth(session, backend, store, self.stored)
         reason = store.problem or "this panel has not been signed in yet"
         graph = Graph(session, backend["graph_host"], auth)
         while True:

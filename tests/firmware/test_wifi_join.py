@@ -21,14 +21,14 @@ class Board(hardware.Board):
             self.info = json.load(f)
 
 
-def join(wifi=WIFI, memory=None):
+def join(wifi=WIFI, memory=None, meanwhile=None):
     wlan = network.WLAN(network.STA_IF)
     wlan.active(True)
     wlan.disconnect()  # as after a deep sleep: the radio starts unjoined, asking DHCP
     wlan.config(channel=None)
     wlan.ifconfig("dhcp")
     start = time.ticks_ms()
-    problem = Board().join_wifi(wifi, memory)
+    problem = Board().join_wifi(wifi, memory, meanwhile)
     return problem, time.ticks_diff(time.ticks_ms(), start)
 
 
@@ -95,3 +95,14 @@ def test_no_address_is_kept_when_told_not_to_or_with_a_static_one():
     problem, _ = join(dict(WIFI, static=static), memory)
     assert problem is None and "ip" not in memory
     assert network.WLAN(network.STA_IF).ifconfig()[0] == "10.42.0.50"
+
+
+def test_the_wakes_own_work_runs_once_while_the_radio_associates():
+    chip.write_state("wifi", b"up")
+    wlan = network.WLAN(network.STA_IF)
+    seen = []
+    problem, _ = join(meanwhile=lambda: seen.append(wlan.isconnected()))
+    assert problem is None and seen == [False] and wlan.isconnected()
+    # Already joined (a wake that follows another without a sleep): the work still runs.
+    assert Board().join_wifi(WIFI, {}, lambda: seen.append("again")) is None
+    assert seen == [False, "again"]
