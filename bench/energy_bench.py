@@ -98,11 +98,11 @@ CHIP = {
                   "datasheet (section 9.6 AC characteristics; the WROOM-1's flash part is not "
                   "named), at active current (the CPU waits with the cache off)"},
     "listen_ma": {
-        "value": 6.0, "estimate": True,
-        "source": "estimate: listening for the next tap after a press (app/power.py listen_s) "
-                  "with the chip in light sleep between 50 ms looks (240 uA, board file), "
-                  "the GT911 scanning (no datasheet figure for its normal mode was found; its "
-                  "doze mode is 0.78 mA, board file) and each look's I2C read"},
+        "value": 8.5, "estimate": True,
+        "source": "estimate: listening for the next tap after a press (app/power.py listen_s): "
+                  "the chip in light sleep between 50 ms looks (240 uA, board file) and the "
+                  "GT911 scanning, about 8 mA (docs/drivers.md; no datasheet figure for its "
+                  "normal mode was found, its doze mode is 0.78 mA, board file)"},
     "round_trip_s": {
         "value": 0.15, "estimate": True,
         "source": "estimate: one HTTPS request to Microsoft Graph from an office network "
