@@ -39,6 +39,7 @@ ORGANIZER = "amara.okafor@contoso.example"
 OFFICE_ZONE = "Europe/Amsterdam"  # the lab panel's [locale] timezone
 RUNS = 5  # wakes per steady scenario
 SIGNIN_RUNS = 3  # sign-in wakes (each after a configuration push that needs a new sign-in)
+CHECK_IN_RUNS = 3  # each is followed by listen_s (30 s) of listening for the next tap
 FORTY = 40
 THIRTY = 30  # rooms in the room list of "find a room" (issue 6, point 5)
 ROOM_LIST_30 = "rooms-hq@contoso.example"
@@ -292,6 +293,28 @@ def bench_press(lab, console: Console) -> list[Wake]:
     return wakes
 
 
+def bench_check_in(lab, console: Console) -> list[Wake]:
+    wakes = []
+    for _ in range(CHECK_IN_RUNS):
+        # The first of the 40 meetings starts in 2 minutes: inside the check-in window (the
+        # lab's panel.toml opens it 5 minutes before), so the room shows "Check in".
+        fresh_room(lab, forty_events(2))
+        console.sync()
+        mark = console.sync()[0]  # this wake began after the change
+        deadline = time.monotonic() + WAKE_TIMEOUT
+        while "checkin" not in lab.panel.buttons():
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: the room never offered a check-in")
+            time.sleep(0.05)
+        log_id = console.log_id()
+        mark = lab.panel.mark()
+        # Someone at the door: the wake button, then the tap (the panel asleep: one wake).
+        lab.panel.press("checkin")
+        (wake,) = console.collect(mark, log_id, 1, lambda w: "checked in: " in w.text)
+        wakes.append(wake)
+    return wakes
+
+
 def push_ews(lab, auth: str) -> None:
     """Put the lab panel on the tenant's EWS (docs/ews.md) with `auth`; return once a wake of
     that configuration has shown the room."""
@@ -347,6 +370,10 @@ def run_scenarios(lab, console: Console, image: Path) -> list[dict]:
                          "the tap on the picker's 15 min, while the panel listens after "
                          "showing it (no boot): calendarView, POST event, calendarView again "
                          "(41 events)"))
+    rows.append(_summary(f"press check-in, {FORTY}-event room", bench_check_in(lab, console),
+                         "the wake button and a tap on Check in, the panel asleep: one wake "
+                         "reads the calendar, checks in (no write: the panel keeps it) and "
+                         "redraws; then it listens listen_s for the next tap (not in the row)"))
     rows += ews_scenarios(lab, console)
     return rows
 

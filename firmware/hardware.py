@@ -408,15 +408,24 @@ class Board:
 
     _touch = None  # the touch driver, started at the first look; False: none, or not answering
 
+    def _touch_slept(self):
+        # Its supply was off through the sleep: it saw no finger, and starting it (75 ms of
+        # waits) would find nothing.
+        return self._touch is None and self.battery_powered and not self.woken_by_button() \
+            and not self.info.get("touch", {}).get("powered_in_deep_sleep")
+
+    def start_touch(self):
+        """Start the touch controller now when take_presses() will look at it: its start-up
+        (75 ms of waits) then passes while the wake does something else."""
+        if not self._touch_slept():
+            self._touch_controller()
+
     def take_presses(self, hits=None):
         """Buttons pressed since the last look, as the view model's action ids: each tap on
         the touch controller that falls on one of `hits`, the buttons of the screen shown
         ([[action, x, y, w, h], ...], as show() left them in self.hits). A tap elsewhere, or
         with no buttons known, is taken and ignored."""
-        if self._touch is None and self.battery_powered and not self.woken_by_button() and \
-                not self.info.get("touch", {}).get("powered_in_deep_sleep"):
-            # Its supply was off through the sleep: it saw no finger, and starting it (75 ms
-            # with the radio on) would find nothing.
+        if self._touch_slept():
             return []
         touch = self._touch_controller()
         if touch is None:

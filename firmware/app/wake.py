@@ -108,7 +108,9 @@ class Wake:
     def _while_joining(self):
         """What going online needs from flash, done while the radio associates (on the S3
         about as long as the join itself): the trust roots (or the HttpError that says why
-        not), the backend's code, the stored sign-in."""
+        not), the backend's code, the stored sign-in; and the touch controller's start-up when
+        someone pressed the wake button."""
+        self.board.start_touch()
         try:
             self.cadata = http_tls.ca_bundle((self.config.get("tls") or {}).get("extra_ca"))
         except HttpError as e:
