@@ -3,12 +3,11 @@
 # The endpoints are Microsoft's /{tenant}/oauth2/v2.0/devicecode and /token.
 # No token, device code or error text from the server body reaches a log: errors carry only
 # Entra's error name and AADSTS number, and words of our own.
-import binascii
 import json
 
 from app import clock
 from app.backend import SignInError, SignInRequired  # noqa: F401 -- raised here, named entra.*
-from app.http import retry_after
+from app.http import b64_json, retry_after
 from app.http_errors import HttpError
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -177,9 +176,7 @@ def _account(id_token):
     if not id_token:
         return None
     try:
-        payload = id_token.split(".")[1]
-        payload += "=" * (-len(payload) % 4)
-        claims = json.loads(binascii.a2b_base64(payload.replace("-", "+").replace("_", "/")))
+        claims = b64_json(id_token.split(".")[1])
     except (IndexError, ValueError):
         return None
     upn = claims.get("preferred_username") or claims.get("upn") or claims.get("email")

@@ -3,13 +3,11 @@
 # extend, end early, decline a no-show, mail a service request). Collections are read as a
 # stream, one item at a time (app.jsonstream), and items are cut down to what the screen uses
 # as they arrive, so a busy calendar never sits in RAM as text.
-import binascii
-import json
 import time
 
 from app import clock, jsonstream
 from app.backend import BackendError, SignInRequired
-from app.http import quote, retry_after, split_url
+from app.http import b64_json, quote, retry_after, split_url
 from app.http_errors import HttpError
 
 # The event fields the panel shows or reasons with: $select keeps each event about 500 bytes.
@@ -171,9 +169,8 @@ def claims_challenge(header):
     end = header.find('"', start + 8)
     if start < 0 or end < 0:
         return None
-    text = header[start + 8:end].replace("-", "+").replace("_", "/")
     try:
-        doc = json.loads(binascii.a2b_base64(text + "=" * (-len(text) % 4)))
+        doc = b64_json(header[start + 8:end])
     except ValueError:
         return None
     return doc if isinstance(doc, dict) else None

@@ -439,6 +439,15 @@ def _b64(text):
     return str(binascii.b2a_base64(text.encode()).strip(), "ascii")
 
 
+def b64_json(text):
+    """The JSON document in base64 text, standard or URL-safe, padded or not (a JWT's claims,
+    a claims challenge); ValueError when it is neither."""
+    import binascii
+
+    text = text.replace("-", "+").replace("_", "/")
+    return _json.loads(binascii.a2b_base64(text + "=" * (-len(text) % 4)))
+
+
 def _text(data):
     try:
         return str(data, "utf-8")
