@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from wake_bench import FIELDS, WAKE_LINE
+from wake_bench import FIELDS, WAKE_LINE, firmware_constant
 
 from lintel.tenant.seed import DEFAULT_SEED
 
@@ -45,14 +45,9 @@ KEPT_BAND_B = 4000  # firmware/drivers/last_frame.py: one band, one flash block
 SPEED = 20000  # a 5-minute sleep takes 15 ms of host time; a weekend 11 s
 REFRESHES_MIN = (5, 10)
 # How long a battery panel listens for the next tap after a press ([schedule] listen_s unless
-# set; the week's panel.toml leaves it), read from the firmware's source.
-def _firmware_int(path: str, name: str) -> int:
-    return int(re.search(rf"^{name} = (\d+)", (ROOT / "firmware" / path).read_text(),
-                         re.M).group(1))
-
-
-LISTEN_S = _firmware_int("app/power.py", "LISTEN_S")
-BATTERY_SETTLE_MS = _firmware_int("drivers/battery.py", "SETTLE_MS")  # a wait, not work
+# set; the week's panel.toml leaves it), and the battery divider's settling (a wait, not work).
+LISTEN_S = int(firmware_constant("LISTEN_S", "app/power.py"))
+BATTERY_SETTLE_MS = int(firmware_constant("SETTLE_MS", "drivers/battery.py"))
 GOAL_DAYS = 365  # issue 6: a year on the cell at a 5-minute refresh
 WEEK_TIMEOUT_S = 20 * 60
 
@@ -468,8 +463,7 @@ NOTES = [
     "and token lifetimes go with the simulated week; the panel declares continuous access "
     "evaluation, so its access tokens last the tenant's cae_access_token_lifetime (a day; "
     "Entra: up to 28 hours) instead of an hour; each renewal (the console's `token: renewed`) "
-    "counts "
-    "one more TLS handshake than the lab made: in the field the identity host is "
+    "counts one more TLS handshake than the lab made: in the field the identity host is "
     "login.microsoftonline.com, not Graph's",
 ]
 

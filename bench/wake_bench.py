@@ -65,13 +65,13 @@ COLUMNS = (("requests", "req"), ("connections", "conn"), ("tls_handshakes", "TLS
            ("heap_live", "heap live B"))
 
 
-def _firmware_constant(name: str) -> str:
-    """A constant of firmware/app/graph.py, read from its source (host code does not import
-    the firmware), so the delta comparison asks exactly what the panel asks."""
-    text = (ROOT / "firmware" / "app" / "graph.py").read_text()
+def firmware_constant(name: str, path: str = "app/graph.py") -> str:
+    """A constant of firmware/`path`, read from its source (host code does not import the
+    firmware), so a bench asks and counts exactly what the panel does."""
+    text = (ROOT / "firmware" / path).read_text()
     m = re.search(rf"^{name} = (\S+)", text, re.M)
     if not m:
-        raise SystemExit(f"bench: {name} not found in firmware/app/graph.py")
+        raise SystemExit(f"bench: {name} not found in firmware/{path}")
     return m.group(1).strip('"')
 
 
@@ -625,8 +625,8 @@ def delta_vs_full(lab) -> dict:
 
     log_id = lab.admin("GET", "requests?limit=1")[-1]["id"]
     query = urlencode({"startDateTime": start, "endDateTime": end,
-                       "$select": _firmware_constant("EVENT_FIELDS"),
-                       "$orderby": "start/dateTime", "$top": _firmware_constant("PAGE_SIZE")})
+                       "$select": firmware_constant("EVENT_FIELDS"),
+                       "$orderby": "start/dateTime", "$top": firmware_constant("PAGE_SIZE")})
     full, _, full_calls = read(f"{base}/v1.0/users/{mailbox}/calendar/calendarView?{query}")
     window = urlencode({"startDateTime": start, "endDateTime": end})
     delta_url = f"{base}/v1.0/users/{mailbox}/calendar/calendarView/delta?{window}"
