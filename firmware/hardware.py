@@ -14,7 +14,7 @@ try:
 except ImportError:
     host_link = None
 
-BOARD_FILE = "/board.json"
+BOARD_FILE = "/rom/board.json"  # in the application's ROMFS (docs/image.md)
 WIFI_JOIN_S = 15  # a join that has not worked by then will not
 MAX_TOUCH_REPORTS = 20  # read at one look: ten taps, each down and lifted
 LISTEN_POLL_MS = 50  # how often a panel listening for a tap looks at the touch controller
@@ -26,9 +26,10 @@ SHOWN_FRAME = "/shown"
 _EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0
 # littlefs reads in multiples of this, through a cache of four times it (MicroPython's VfsLfs2:
 # 32 by default, a 128-byte cache). Opening a file walks the directory's metadata block, so every
-# import and every open at the default re-reads it in 32- and 128-byte pieces: a wake made about
-# 11,000 flash reads. At 256 (a 1 KiB cache) it makes about 2,300. Read and cache sizes are not
-# on disk (docs/image.md, "LittleFS parameters"); the program size stays MicroPython's.
+# open at the default re-reads it in 32- and 128-byte pieces: a wake with the application in
+# LittleFS made about 11,000 flash reads, at 256 (a 1 KiB cache) about 2,300. Read and cache
+# sizes are not on disk (docs/image.md, "LittleFS parameters"); the program size stays
+# MicroPython's.
 LFS_READ_SIZE = 256
 LFS_PROG_SIZE = 32
 _NVS_NAMESPACE = "lintel"
@@ -47,8 +48,9 @@ def _littlefs(part):
 
 
 def remount_vfs():
-    """Mount the app's filesystem at / again with LFS_READ_SIZE: MicroPython's _boot.py
-    mounted it with VfsLfs2's defaults. If that cannot be done, the first mount stays."""
+    """Mount the vfs partition at / again with LFS_READ_SIZE (the kept picture is read through
+    it): MicroPython's _boot.py mounted it with VfsLfs2's defaults. If that cannot be done, the
+    first mount stays."""
     parts = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")
     if not parts:
         return

@@ -35,6 +35,7 @@ def info():
         "micropython": "%d.%d.%d" % sys.implementation.version[:3],
         "mpy_version": mpy & 0xFF, "mpy_sub_version": (mpy >> 8) & 3,
         "key_id": key[1].hex() if key else None,
+        "romfs": list(board.partition("romfs")),
         "vfs": list(board.partition("vfs")),
         "configured": board.read_file(config.CONFIG_FILE) is not None,
     })

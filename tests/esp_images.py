@@ -20,10 +20,12 @@ def esp_image(payload: bytes, flash_size_code=0x30, hashed=True) -> bytes:
     return body + (hashlib.sha256(body).digest() if hashed else b"")
 
 
-def merged_firmware(app_size=200_000, table_app_offset=0x10000, app_payload=None) -> bytes:
+def merged_firmware(app_size=200_000, table_app_offset=0x10000, app_payload=None,
+                    romfs=True) -> bytes:
     """Bootloader at 0, MicroPython's 8 MiB table at 0x8000, app at 0x10000: like a
     published ESP32_GENERIC_S3 .bin (8 MiB flash size in the bootloader header). The app is
-    app_size bytes of 0x22, or app_payload."""
+    app_size bytes of 0x22, or app_payload; with `romfs` it ends with the qstr "VfsRom", as a
+    MicroPython built with ROMFS carries it (lintel build refuses one without)."""
     from lintel.partitions import Partition, to_binary
     flash = bytearray(b"\xff" * 0x10000)
     boot = esp_image(b"\x11" * 20_000)
@@ -35,4 +37,5 @@ def merged_firmware(app_size=200_000, table_app_offset=0x10000, app_payload=None
         Partition("vfs", "data", "fat", 0x200000, 0x600000),
     ])
     flash[0x8000:0x8000 + len(table)] = table
-    return bytes(flash) + esp_image(app_payload or b"\x22" * app_size)
+    app = app_payload or b"\x22" * app_size
+    return bytes(flash) + esp_image(app + (b"VfsRom" if romfs else b""))

@@ -141,12 +141,16 @@ MISTAKES = [
      "display.refresh.full_s.source: missing"),
     ("esp32s3-epd75", ("console.repl.usb_pid", "4001"), "console.repl.usb_pid"),
     ("esp32s3-epd75", ("module.flash_mb", 16), "flash.size: is 8 MiB but"),
-    ("esp32s3-epd75", ("flash.partitions.4.offset", "0x3f0000"),
-     "flash.partitions: partition 'vfs' at 0x3f0000 overlaps"),
-    ("esp32s3-epd75", ("flash.partitions.4.size", "0x500000"),
-     "flash.partitions: partition 'vfs' ends at 0x900000, past the flash size"),
-    ("esp32s3-epd75", ("flash.partitions.4.name", "data"),
+    ("esp32s3-epd75", ("flash.partitions.5.offset", "0x470000"),
+     "flash.partitions: partition 'vfs' at 0x470000 overlaps"),
+    ("esp32s3-epd75", ("flash.partitions.5.size", "0x500000"),
+     "flash.partitions: partition 'vfs' ends at 0x980000, past the flash size"),
+    ("esp32s3-epd75", ("flash.partitions.5.name", "data"),
      "flash.partitions: the partition table has no 'vfs' partition"),
+    ("esp32s3-epd75", ("flash.partitions.4.name", "data"),
+     "flash.partitions: the partition table has no 'romfs' partition"),
+    ("esp32s3-epd75", ("flash.partitions.4.type", "app"),
+     "flash.partitions: the romfs partition must be of type data"),
     ("esp32s3-epd75", ("flash.partitions.2.offset", "0x11000"), "must start on a 64 KiB"),
 ]
 
@@ -179,7 +183,7 @@ def one_line_error(proc) -> str:
 @pytest.mark.parametrize("change, words", [
     (("display", DELETE), "display: missing"),
     (("pins.epd.cs", 23), "pins.epd.cs: GPIO23 does not exist"),
-    (("flash.partitions.4.offset", "0x3f0000"), "flash.partitions: partition 'vfs'"),
+    (("flash.partitions.5.offset", "0x470000"), "flash.partitions: partition 'vfs'"),
     (("power.figures.deep_sleep_ua.source", DELETE), "power.figures.deep_sleep_ua.source"),
 ])
 def test_mistake_through_the_cli(tmp_path, change, words):

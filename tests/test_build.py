@@ -13,10 +13,11 @@ import pytest
 from esp_images import merged_firmware
 
 from lintel import FIRMWARE_DIR, boards, image, roots
+from lintel.errors import LintelError
 from lintel.partitions import TABLE_OFFSET, from_binary
 
 BOARDS = ("esp32s3-epd75", "esp32s3-lcd43")
-OUTPUTS = ("flash.bin", "vfs.bin", "partition-table.bin", "manifest.json")
+OUTPUTS = ("flash.bin", "romfs.bin", "vfs.bin", "partition-table.bin", "manifest.json")
 
 
 def lintel(*args, timeout=120):
@@ -97,17 +98,21 @@ def test_flash_layout(builds, board):
     out = builds[board][0]
     b = boards.load(board)
     flash = (out / "flash.bin").read_bytes()
+    romfs = (out / "romfs.bin").read_bytes()
     vfs = (out / "vfs.bin").read_bytes()
     table = (out / "partition-table.bin").read_bytes()
     assert len(flash) == b.flash_size
     assert from_binary(flash[TABLE_OFFSET:TABLE_OFFSET + 0xC00]) == list(b.partitions)
     assert flash[TABLE_OFFSET:TABLE_OFFSET + len(table)] == table
+    assert romfs.startswith(image.ROMFS_HEADER) and len(romfs) == image.romfs_size(romfs[:8])
+    assert flash[b.romfs.offset:b.romfs.offset + len(romfs)] == romfs
+    assert flash[b.romfs.offset + len(romfs):b.romfs.end] == b"\xff" * (b.romfs.size - len(romfs))
     assert len(vfs) == b.vfs.size
     assert flash[b.vfs.offset:b.vfs.end] == vfs
     # no base firmware: everything else is erased flash
     assert flash[:TABLE_OFFSET] == b"\xff" * TABLE_OFFSET
-    assert flash[TABLE_OFFSET + len(table):b.vfs.offset].count(0xFF) == (
-        b.vfs.offset - TABLE_OFFSET - len(table))
+    assert flash[TABLE_OFFSET + len(table):b.romfs.offset].count(0xFF) == (
+        b.romfs.offset - TABLE_OFFSET - len(table))
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -122,8 +127,10 @@ def test_manifest(builds, board):
         assert part["size"] == len(data)
         assert part["sha256"] == hashlib.sha256(data).hexdigest()
     assert {p["name"]: p["offset"] for p in m["parts"]} == {
-        "flash": 0, "partition-table": TABLE_OFFSET, "vfs": b.vfs.offset}
-    assert m["commands"]["app"].endswith(f"write-flash 0x{b.vfs.offset:x} vfs.bin")
+        "flash": 0, "partition-table": TABLE_OFFSET, "romfs": b.romfs.offset,
+        "vfs": b.vfs.offset}
+    assert m["commands"]["app"].endswith(
+        f"write-flash 0x{b.romfs.offset:x} romfs.bin 0x{b.vfs.offset:x} vfs.bin")
     assert m["commands"]["full"].endswith("write-flash 0x0 flash.bin")
     text = (out / "manifest.json").read_text()
     assert str(out) not in text and str(FIRMWARE_DIR) not in text  # path-independent
@@ -141,32 +148,51 @@ def expected_names(fw: Path) -> set[str]:
     return names
 
 
+def image_files(out) -> tuple[dict, dict]:
+    """(the romfs image's files, the vfs image's files) of a build."""
+    return (image.read_romfs((out / "romfs.bin").read_bytes()),
+            image.read_vfs((out / "vfs.bin").read_bytes()))
+
+
 @pytest.mark.parametrize("board", BOARDS)
-def test_vfs_holds_every_firmware_file_compiled(builds, board):
+def test_image_holds_every_firmware_file_compiled(builds, board):
     out = builds[board][0]
-    files = image.read_vfs((out / "vfs.bin").read_bytes())
-    assert expected_names(FIRMWARE_DIR) <= set(files)
-    for name, data in files.items():
+    romfs, vfs = image_files(out)
+    assert set(vfs) == {"main.py"}  # MicroPython runs it from "/"; all the rest is in the ROMFS
+    assert expected_names(FIRMWARE_DIR) == (set(romfs) | set(vfs)) - {"board.json",
+                                                                     "certs/roots.der"}
+    for name, data in romfs.items():
         if name.endswith(".mpy"):
             assert data[:2] == b"M\x06", name
             assert data[2] == 0, f"{name} has native code"
-    assert json.loads(files["board.json"]) == boards.load(board).data
+    assert json.loads(romfs["board.json"]) == boards.load(board).data
     m = json.loads((out / "manifest.json").read_text())
-    listed = {f["path"].lstrip("/"): f for f in m["vfs"]["files"]}
-    assert set(listed) == set(files)
-    for name, data in files.items():
-        assert listed[name]["sha256"] == hashlib.sha256(data).hexdigest()
+    for section, files, at in (("romfs", romfs, "/rom/"), ("vfs", vfs, "/")):
+        listed = {f["path"]: f for f in m[section]["files"]}
+        assert set(listed) == {at + name for name in files}
+        for name, data in files.items():
+            assert listed[at + name]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_romfs_that_is_not_one_or_is_cut_short_is_an_error(builds):
+    data = (builds["esp32s3-epd75"][0] / "romfs.bin").read_bytes()
+    assert image.romfs_size(b"\xff" * 8) == 0  # erased flash: no image
+    with pytest.raises(LintelError, match="no ROMFS image"):
+        image.read_romfs(b"\xff" * 64)
+    with pytest.raises(LintelError, match="longer than its partition"):
+        image.read_romfs(data[:len(data) // 2])
 
 
 def test_small_firmware_tree(tmp_path, small_firmware):
     out = tmp_path / "out"
     build_ok("--board", "esp32s3-epd75", "--out", out, "--firmware", small_firmware)
-    files = image.read_vfs((out / "vfs.bin").read_bytes())
+    files, vfs = image_files(out)
+    assert set(vfs) == {"main.py", "boot.py"}
     assert set(files) == {
-        "main.py", "boot.py", "app/__init__.mpy", "app/main.mpy", "app/ui/__init__.mpy",
+        "app/__init__.mpy", "app/main.mpy", "app/ui/__init__.mpy",
         "drivers/__init__.mpy", "drivers/epd.mpy", "app/font.bin", "board.json",
         "certs/roots.der"}
-    assert files["main.py"] == (small_firmware / "main.py").read_bytes()
+    assert vfs["main.py"] == (small_firmware / "main.py").read_bytes()
     assert files["app/font.bin"] == (small_firmware / "app" / "font.bin").read_bytes()
     # the source name inside the .mpy is relative to firmware/, not this temporary path
     assert b"drivers/epd.py" in files["drivers/epd.mpy"]
@@ -210,37 +236,44 @@ MOUNT_SCRIPT = textwrap.dedent("""
                 return 0
 
     vfs.mount(vfs.VfsLfs2(FileBlockDevice(sys.argv[1])), "/flash")
+    with open(sys.argv[2], "rb") as f:
+        vfs.mount(vfs.VfsRom(f.read()), "/rom")  # the whole partition, its erased tail too
 
-    def walk(d):
+    def walk(d, top):
         for name, kind, *_ in os.ilistdir(d):
             p = d + "/" + name
             if kind == 0x4000:
-                yield from walk(p)
+                yield from walk(p, top)
             else:
-                yield p[len("/flash/"):], os.stat(p)[6]
+                yield p[len(top) + 1:], os.stat(p)[6]
 
-    files = dict(walk("/flash"))
-    with open("/flash/board.json") as f:
+    with open("/rom/board.json") as f:
         board = json.load(f)
-    sys.path.insert(0, "/flash")
+    sys.path[:] = ["/rom"]  # as main.py sets it
     import app.version
-    print(json.dumps({"files": files, "board": board["name"], "version": app.version.VERSION}))
+    print(json.dumps({"vfs": dict(walk("/flash", "/flash")), "romfs": dict(walk("/rom", "/rom")),
+                      "board": board["name"], "version": app.version.VERSION}))
 """)
 
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_unix_micropython_mounts_the_image(builds, board, tmp_path):
     out = builds[board][0]
+    b = boards.load(board)
     vfs_copy = tmp_path / "vfs.bin"
     shutil.copyfile(out / "vfs.bin", vfs_copy)  # the mount may write; keep the build intact
+    partition = tmp_path / "romfs-partition.bin"
+    partition.write_bytes((out / "flash.bin").read_bytes()[b.romfs.offset:b.romfs.end])
     script = tmp_path / "mount.py"
     script.write_text(MOUNT_SCRIPT)
-    proc = subprocess.run([*micropython_cmd(), str(script), str(vfs_copy)],
+    proc = subprocess.run([*micropython_cmd(), str(script), str(vfs_copy), str(partition)],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
-    expected = image.read_vfs((out / "vfs.bin").read_bytes())
-    assert seen["files"] == {name: len(data) for name, data in expected.items()}
+    # MicroPython's own VfsRom and VfsLfs2 see what lintel.image's readers see
+    romfs, vfs = image_files(out)
+    assert seen["romfs"] == {name: len(data) for name, data in romfs.items()}
+    assert seen["vfs"] == {name: len(data) for name, data in vfs.items()}
     assert seen["board"] == board
     from lintel import __version__
     assert seen["version"] == __version__
@@ -264,7 +297,7 @@ def split_der(data: bytes) -> list[bytes]:
 @pytest.mark.parametrize("board", BOARDS)
 def test_image_carries_exactly_the_expected_roots(builds, board):
     out = builds[board][0]
-    files = image.read_vfs((out / "vfs.bin").read_bytes())
+    files = image.read_romfs((out / "romfs.bin").read_bytes())
     certs = split_der(files["certs/roots.der"])
     assert [hashlib.sha256(c).hexdigest() for c in certs] == [r.sha256 for r in roots.ROOTS]
     assert [hashlib.sha1(c).hexdigest() for c in certs] == [r.sha1 for r in roots.ROOTS]
@@ -281,9 +314,9 @@ def test_image_carries_exactly_the_expected_roots(builds, board):
 def test_manifest_lists_the_roots(builds, board):
     out = builds[board][0]
     m = json.loads((out / "manifest.json").read_text())
-    data = image.read_vfs((out / "vfs.bin").read_bytes())["certs/roots.der"]
+    data = image.read_romfs((out / "romfs.bin").read_bytes())["certs/roots.der"]
     section = m["roots"]
-    assert section["file"] == "/certs/roots.der" and section["size"] == len(data)
+    assert section["file"] == "/rom/certs/roots.der" and section["size"] == len(data)
     assert section["sha256"] == hashlib.sha256(data).hexdigest()
     assert section["source"].startswith("certifi 20")
     listed = section["certificates"]
@@ -297,9 +330,9 @@ def test_manifest_lists_the_roots(builds, board):
     assert {c["key"] for c in listed} == {"RSA 2048", "RSA 4096", "ECC P-384"}
     assert {x["name"] for x in section["left_out"]} == {
         "Baltimore CyberTrust Root", "DigiCert Global Root CA"}
-    (vfs_entry,) = [f for f in m["vfs"]["files"] if f["path"] == "/certs/roots.der"]
-    assert vfs_entry["sha256"] == section["sha256"]
-    assert vfs_entry["source"] == section["source"] + " (lintel/roots.py)"
+    (entry,) = [f for f in m["romfs"]["files"] if f["path"] == "/rom/certs/roots.der"]
+    assert entry["sha256"] == section["sha256"]
+    assert entry["source"] == section["source"] + " (lintel/roots.py)"
 
 
 def test_firmware_tree_cannot_bring_its_own_roots(tmp_path, small_firmware):
@@ -360,16 +393,24 @@ def test_flash_size_codes_match_esptool():
     (b"\x00" * 1000, "does not start with the ESP image magic 0xE9"),
     (b"", "does not start with the ESP image magic 0xE9"),
     (b"\xe9" + b"\x00" * 0x20000, "has no application image at 0x10000"),
-    ("padded", "would overlap the vfs partition"),
+    ("padded", "would overlap the cfg partition"),
 ])
 def test_bad_base_firmware(tmp_path, content, words):
     fw = tmp_path / "fw.bin"
-    if content == "padded":  # a good image with junk running into the vfs partition
-        content = merged_firmware().ljust(0x400000 + 1, b"\x00")
+    if content == "padded":  # a good image with junk running into the cfg partition
+        content = merged_firmware().ljust(0x3C0000 + 1, b"\x00")
     fw.write_bytes(content)
     line = one_line_error(lintel("build", "--board", "esp32s3-epd75", "--out", tmp_path / "o",
                                  "--base-firmware", fw))
     assert words in line
+
+
+def test_base_firmware_without_romfs_support_is_refused(tmp_path):
+    fw = tmp_path / "fw.bin"
+    fw.write_bytes(merged_firmware(romfs=False))
+    line = one_line_error(lintel("build", "--board", "esp32s3-epd75", "--out", tmp_path / "o",
+                                 "--base-firmware", fw))
+    assert "has no ROMFS support (vfs.VfsRom)" in line and "MICROPY_VFS_ROM" in line
 
 
 def test_base_firmware_for_another_layout(tmp_path):
@@ -434,13 +475,14 @@ def test_wrong_mpy_cross_version(tmp_path, small_firmware):
 
 def test_image_too_big_for_the_partition(tmp_path, small_firmware):
     board = json.loads((boards.load("esp32s3-epd75").path).read_text())
-    board["flash"]["partitions"][-1]["size"] = "0x10000"  # 64 KiB vfs
+    (romfs,) = [p for p in board["flash"]["partitions"] if p["name"] == "romfs"]
+    romfs["size"] = "0x10000"  # 64 KiB
     path = tmp_path / "board.json"
     path.write_text(json.dumps(board))
     (small_firmware / "app" / "big.bin").write_bytes(bytes(range(256)) * 400)  # 100 KiB
     line = one_line_error(lintel("build", "--board", path, "--out", tmp_path / "o",
                                  "--firmware", small_firmware))
-    assert "does not fit the 64 KiB vfs partition" in line
+    assert "does not fit the 64 KiB romfs partition" in line
 
 
 def test_unwritable_out_dir(tmp_path, small_firmware):

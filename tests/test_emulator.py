@@ -28,10 +28,10 @@ def panel(flash, tmp_path):
     emu.stop()
 
 
-def vfs_part(build_dir) -> dict:
-    """The vfs row of a build's manifest: offset, size, file."""
+def vfs_part(build_dir, name="vfs") -> dict:
+    """A partition's row (vfs, romfs) of a build's manifest: offset, size, file."""
     manifest = json.loads((build_dir / "manifest.json").read_text())
-    return next(p for p in manifest["parts"] if p["name"] == "vfs")
+    return next(p for p in manifest["parts"] if p["name"] == name)
 
 
 def vfs_files(flash_path) -> dict:
@@ -124,25 +124,27 @@ def test_esptool_read_flash_round_trip(panel, tmp_path):
      (["--no-stub"], ["--no-compress"])],
     ids=["stub-compressed", "stub-plain", "rom-compressed", "rom-plain"],
 )
-def test_esptool_write_flash_of_a_rebuilt_vfs_boots_the_new_content(
+def test_esptool_write_flash_of_a_rebuilt_app_boots_the_new_content(
     panel, tmp_path, loader, compression
 ):
-    # Rebuild the image with one more module, then write only its vfs partition.
+    # Rebuild the image with one more module, then write only the application, as lintel
+    # flash --app-only does: the romfs and vfs partitions in one esptool run.
     firmware = tmp_path / "firmware"
     shutil.copytree(FIRMWARE_DIR, firmware)
-    (firmware / "greeting.py").write_text("MESSAGE = 'new vfs written by esptool'\n")
+    (firmware / "greeting.py").write_text("MESSAGE = 'new app written by esptool'\n")
     out_dir = tmp_path / "rebuilt"
     run_lintel("build", "--board", "esp32s3-epd75", "--firmware", firmware, "--out", out_dir)
-    vfs = vfs_part(out_dir)
-    options = [*loader, "write-flash", *compression, hex(vfs["offset"]), str(out_dir / "vfs.bin")]
+    options = [*loader, "write-flash", *compression]
+    for name in ("romfs", "vfs"):
+        options += [hex(vfs_part(out_dir, name)["offset"]), str(out_dir / f"{name}.bin")]
     mark = panel.mark()
     out = panel.esptool(*options)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "verified" in out.stdout.lower()
     assert ("compressed)" in out.stdout) == (compression == ["-z"])
     panel.wait_for("rst:0x1 (POWERON)", since=mark)
-    out = panel.mpremote("exec", "import greeting; print(greeting.MESSAGE)")
-    assert out.stdout.strip() == "new vfs written by esptool", out.stderr
+    out = panel.mpremote("exec", "import greeting; print(greeting.MESSAGE, greeting.__file__)")
+    assert out.stdout.strip() == "new app written by esptool /rom/greeting.mpy", out.stderr
 
 
 def test_deep_sleep_restarts_with_rtc_memory_kept(panel):
@@ -246,6 +248,44 @@ def test_a_vfs_that_will_not_mount_is_reported_and_the_panel_stays_reachable(fla
         assert emu.esptool("read-mac").returncode == 0  # and can be reflashed
     finally:
         emu.stop()
+
+
+def test_an_image_without_an_application_in_its_romfs_says_so(flash, tmp_path):
+    # A romfs partition with no ROMFS image, as after a whole-flash write of a base firmware
+    # alone: the base firmware mounts nothing at /rom, and main.py says what to do.
+    romfs = vfs_part(built_image("esp32s3-epd75"), "romfs")
+    data = bytearray(flash.read_bytes())
+    data[romfs["offset"]:romfs["offset"] + 0x1000] = b"\xff" * 0x1000
+    flash.write_bytes(data)
+    emu = Emulator(flash, tmp_path)
+    try:
+        emu.wait_for("romfs: no application at /rom: the base firmware lacks ROMFS support or "
+                     "the romfs partition is empty; flash the whole image with lintel flash")
+        out = emu.mpremote("exec", "import sys; print(sys.path)")
+        assert out.stdout.strip() == "['', '/lib']", out.stderr
+    finally:
+        emu.stop()
+
+
+def test_the_firmware_sees_the_heap_it_would_have_on_the_chip(panel):
+    # The ROMFS is mapped flash on the chip; the emulated board reads it into its heap, adds
+    # its size to the heap and leaves it out of gc's figures.
+    out = panel.mpremote("exec", "import gc, sys; gc.collect(); "
+                                 "print(gc.mem_alloc(), gc.mem_alloc() + gc.mem_free(), sys.path)")
+    assert out.returncode == 0, out.stderr
+    alloc, total, path = out.stdout.strip().split(" ", 2)
+    romfs = vfs_part(built_image("esp32s3-epd75"), "romfs")["size"]
+    assert romfs > 100_000
+    # 512 KiB asked for, less the collector's tables (under 2 %); not 512 KiB plus the ROMFS
+    assert 512 * 1024 * 0.98 < int(total) <= 512 * 1024
+    assert 0 < int(alloc) < 100_000  # the REPL's own objects, not the ROMFS block
+    assert path == "['', '/rom', '/rom/lib', '/lib']"
+
+
+def test_a_heap_size_that_is_not_one_is_one_line(flash):
+    line = one_error_line(run_lintel("emulate", "--flash", flash, "--heap", "lots", "--once",
+                                     check=False))
+    assert line == "lintel: --heap 'lots' is not a heap size like 512K"
 
 
 def test_an_emulated_clock_runs_on_by_every_deep_sleep(flash, tmp_path):

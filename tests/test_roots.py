@@ -213,7 +213,7 @@ def chain(kind: str):
 
 @pytest.mark.parametrize("kind", ["ecc-p384", "rsa-4096"])
 def test_panel_verifies_microsoft_shaped_chains_with_an_extra_ca(tmp_path, kind):
-    files = image.read_vfs((built_image("esp32s3-epd75") / "vfs.bin").read_bytes())
+    files = image.read_romfs((built_image("esp32s3-epd75") / "romfs.bin").read_bytes())
     (tmp_path / "roots.der").write_bytes(files[roots.IMAGE_PATH])
     root, certs, key = chain(kind)
     (tmp_path / "ca.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))

@@ -23,6 +23,9 @@ WAKE_REASON = _env("WAKE_REASON", "")  # timer | pin | "" (not a deep-sleep wake
 BOOT = _env("BOOT", "reset")  # reset: the chip was reset | soft: a soft reboot (Ctrl-D)
 REPL_MODE = _env("REPL_MODE", "friendly")  # after a soft reboot: friendly | raw
 MAC = bytes(int(x, 16) for x in _env("MAC", "7c:df:a1:00:00:01").split(":"))
+# The application's ROMFS image in the romfs partition, in bytes: the emulator added that much
+# to the heap, which port_main reads it into (0: none).
+ROMFS_BYTES = int(_env("ROMFS_BYTES", "0"))
 SLEPT_MS = int(_env("SLEPT_MS", "0"))  # how long the last deep sleep lasted, emulated time
 
 # The emulator's per-run folder, reached through a VfsPosix object that is never mounted:

@@ -26,7 +26,9 @@ _flash = open(chip.FLASH_PATH, "r+b") if chip.FLASH_PATH else None
 flash_reads = [0, 0]
 
 
-def _flash_read(offset, buf):
+def flash_read(offset, buf):
+    # Not the port's API: the flash as the emulator keeps it, for the board's own use too
+    # (port_main maps the ROMFS with it).
     _flash.seek(offset)
     _flash.readinto(buf)
 
@@ -39,7 +41,7 @@ def _flash_write(offset, buf):
 
 def _table():
     raw = bytearray(_TABLE_SIZE)
-    _flash_read(_TABLE_OFFSET, raw)
+    flash_read(_TABLE_OFFSET, raw)
     rows = []
     for pos in range(0, _TABLE_SIZE, 32):
         magic, ptype, subtype, offset, size, label, flags = struct.unpack_from(_ROW, raw, pos)
@@ -87,7 +89,7 @@ class Partition:
         return self._info[2] + block_num * self._block_size + offset
 
     def readblocks(self, block_num, buf, offset=0):
-        _flash_read(self._offset(block_num, offset), buf)
+        flash_read(self._offset(block_num, offset), buf)
         flash_reads[0] += 1
         flash_reads[1] += len(buf)
 
@@ -144,12 +146,12 @@ class _NvsStore:
 
     def _load(self, slot):
         head = bytearray(16)
-        _flash_read(self.offset + slot * self.half, head)
+        flash_read(self.offset + slot * self.half, head)
         magic, seq, length, crc = struct.unpack(_NVS_HEADER, head)
         if magic != _NVS_MAGIC or length > self.half - 16:
             return None
         payload = bytearray(length)
-        _flash_read(self.offset + slot * self.half + 16, payload)
+        flash_read(self.offset + slot * self.half + 16, payload)
         if binascii.crc32(payload) != crc:
             return None
         try:

@@ -1,7 +1,7 @@
 # What the ESP32-S3 does from reset to the REPL (MicroPython's ports/esp32/main.c and
 # modules/_boot.py), on the emulated board: print the ROM's reset line, mount the vfs partition
-# as "/", run boot.py and main.py, then serve the REPL until a reset ends the process with an
-# exit code the emulator understands (chip.py).
+# as "/" and the romfs partition's ROMFS at /rom, run boot.py and main.py, then serve the REPL
+# until a reset ends the process with an exit code the emulator understands (chip.py).
 #
 # Every stand-in the firmware may import (machine, network, esp32, host_link) is imported here,
 # while the host's filesystem is still at "/"; afterwards "/" is the panel's own LittleFS and
@@ -15,6 +15,7 @@ import os
 import sys
 import vfs
 
+import heap
 import host_link  # noqa: F401
 import models
 
@@ -41,12 +42,34 @@ def mount_vfs():
     except OSError as e:
         return "the vfs partition does not hold a LittleFS2 filesystem (%s)" % e
     os.chdir("/")
+    return None
+
+
+def mount_romfs():
+    """mp_init's last step on a base firmware built with MICROPY_VFS_ROM: the romfs partition's
+    ROMFS at /rom, or nothing when it holds none (extmod/vfs.c, mp_vfs_mount_romfs_protected).
+    True when mounted. The chip maps the partition from flash; here it is read into one heap
+    block (not a filesystem's read: the deep-sleep note does not count it), which the emulator
+    added to the heap and the gc stand-in leaves out."""
+    parts = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="romfs")
+    if not parts or not chip.ROMFS_BYTES:
+        return False
+    image = bytearray(chip.ROMFS_BYTES)
+    esp32.flash_read(parts[0].info()[2], image)
     try:
-        with open("/board.json") as f:
+        vfs.mount(vfs.VfsRom(image), "/rom")
+    except OSError:
+        return False
+    heap.set_outside(len(image))
+    return True
+
+
+def attach_board_models():
+    try:
+        with open("/rom/board.json") as f:
             models.attach(json.load(f))
     except (OSError, ValueError):
         pass  # an image without a board file: its firmware says so itself
-    return None
 
 
 def run_file(path, namespace):
@@ -66,7 +89,12 @@ def run_file(path, namespace):
 
 def boot():
     problem = mount_vfs()
-    sys.path[:] = ["", "/lib"]  # the esp32 port's path, less its frozen modules
+    # The esp32 port's path, less its frozen modules: "", "/rom", "/rom/lib" (mp_init, when the
+    # ROMFS mounts), "/lib" (main.c).
+    rom = ["/rom", "/rom/lib"] if mount_romfs() else []
+    sys.path[:] = [""] + rom + ["/lib"]
+    attach_board_models()
+    sys.modules["gc"] = heap
     gc.collect()
     namespace = {"__name__": "__main__"}
     mode = chip.REPL_MODE if chip.BOOT == "soft" else "friendly"

@@ -1,7 +1,8 @@
 # The HTTP client's TLS (docs/http.md): a CA bundle (PEM or DER, one or more certificates) into
 # a client SSLContext that requires a verified certificate, and mbedTLS's refusals into TlsError
 # reasons. There is no path without verification. ca_bundle() joins the public roots that
-# lintel build puts into the image (/certs/roots.der) with the configuration's tls.extra_ca.
+# lintel build puts into the application (/rom/certs/roots.der) with the configuration's
+# tls.extra_ca.
 import binascii
 from micropython import const
 
@@ -12,7 +13,7 @@ CONN_EOF = const(-0x7280)  # the peer closed TCP without a TLS close_notify
 _MBEDTLS_CA_CHAIN_REQUIRED = const(-0x7680)
 
 # Microsoft's root CAs, DER certificates one after another (host_tools/lintel/roots.py).
-ROOTS_PATH = "/certs/roots.der"
+ROOTS_PATH = "/rom/certs/roots.der"
 
 
 def ca_bundle(extra_ca=None, roots=ROOTS_PATH):

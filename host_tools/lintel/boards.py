@@ -45,6 +45,10 @@ class Board:
         return find(list(self.partitions), "vfs")
 
     @property
+    def romfs(self) -> Partition:
+        return find(list(self.partitions), "romfs")
+
+    @property
     def nvs(self) -> Partition:
         return find(list(self.partitions), "nvs")
 
@@ -417,11 +421,15 @@ def _check_flash(c: _Checker, flash: dict, module: dict) -> tuple[int, list[Part
     try:
         check_layout(parts, flash_size)
         vfs = find(parts, "vfs")
+        romfs = find(parts, "romfs")
         find(parts, "nvs")
     except LintelError as e:
         c.fail("flash.partitions", str(e))
     if vfs.type != "data":
         c.fail("flash.partitions", "the vfs partition must be of type data")
+    if romfs.type != "data":
+        # MicroPython's esp32 port looks for a data partition labelled romfs.
+        c.fail("flash.partitions", "the romfs partition must be of type data")
     if not any(p.type == "app" for p in parts):
         c.fail("flash.partitions", "there is no app partition for the MicroPython firmware")
     if vfs.size < 16 * 4096:

@@ -1,10 +1,11 @@
-"""`lintel build`: compile the firmware, pack it into LittleFS, lay out the whole flash.
+"""`lintel build`: compile the firmware, pack it into a ROMFS and LittleFS, lay out the flash.
 
-Outputs in --out DIR (docs/image.md): flash.bin (the whole flash), vfs.bin (the vfs partition
-alone), partition-table.bin (the table at 0x8000) and manifest.json (what is where, hashes,
-and the esptool command lines). Same inputs, same bytes: no timestamps, no absolute paths.
-Besides the firmware tree and /board.json, the image carries the public root CAs the panel
-trusts, /certs/roots.der (lintel/roots.py).
+Outputs in --out DIR (docs/image.md): flash.bin (the whole flash), romfs.bin (the application:
+the romfs partition's image), vfs.bin (the vfs partition: main.py, which starts it),
+partition-table.bin (the table at 0x8000) and manifest.json (what is where, hashes, and the
+esptool command lines). Same inputs, same bytes: no timestamps, no absolute paths. Besides the
+firmware tree and board.json, the application carries the public root CAs the panel trusts,
+certs/roots.der (lintel/roots.py).
 """
 
 import argparse
@@ -19,7 +20,8 @@ from lintel import FIRMWARE_DIR, ROOT, __version__, boards, image, mpy, roots
 from lintel.errors import LintelError
 from lintel.partitions import TABLE_OFFSET
 
-SOURCE_AT_TOP = ("main.py", "boot.py")  # stay .py: MicroPython runs these by file name
+# Stay .py, in vfs: MicroPython runs these by file name from "/", not from the ROMFS.
+SOURCE_AT_TOP = ("main.py", "boot.py")
 SKIP_DIRS = ("__pycache__",)
 SKIP_SUFFIXES = (".pyc", ".pyi", ".md")
 MANIFEST_FORMAT = 1
@@ -30,8 +32,9 @@ ESPTOOL = "esptool --chip esp32s3 --port PORT --baud 460800"
 class BuildResult:
     board: boards.Board
     out_dir: Path
-    files: dict[str, bytes]  # path inside the vfs (no leading slash) -> contents
-    sources: dict[str, str]  # path inside the vfs -> where it came from
+    files: dict[str, bytes]  # path inside the romfs or vfs (no leading slash) -> contents
+    sources: dict[str, str]  # that path -> where it came from
+    romfs: bytes
     vfs: image.VfsImage
     flash: bytes
     table: bytes
@@ -134,8 +137,10 @@ def build(board_name: str | Path, out_dir: Path, firmware_dir: Path = FIRMWARE_D
     sources[roots.IMAGE_PATH] = f"{source} (lintel/roots.py)"
     roots_entry = roots.manifest_entry(root_certs, source)
 
-    vfs_part = board.vfs
-    vfs = image.build_vfs(files, vfs_part.size)
+    vfs_part, romfs_part = board.vfs, board.romfs
+    romfs = image.build_romfs({k: v for k, v in files.items() if k not in SOURCE_AT_TOP},
+                              romfs_part.size)
+    vfs = image.build_vfs({k: v for k, v in files.items() if k in SOURCE_AT_TOP}, vfs_part.size)
 
     base = None
     if base_firmware is not None:
@@ -143,31 +148,44 @@ def build(board_name: str | Path, out_dir: Path, firmware_dir: Path = FIRMWARE_D
             raw = Path(base_firmware).read_bytes()
         except OSError as e:
             raise LintelError(f"cannot read base firmware {base_firmware}: {e.strerror}") from None
+        after_app = min((p for p in board.partitions if p.offset > board.app.offset),
+                        key=lambda p: p.offset)
         base = image.prepare_base_firmware(raw, str(base_firmware), board.flash_size,
-                                           board.app, vfs_part)
-    flash, table = image.assemble_flash(board.flash_size, list(board.partitions), vfs_part,
-                                        vfs.data, base)
+                                           board.app, after_app)
+    flash, table = image.assemble_flash(board.flash_size, list(board.partitions),
+                                        [(romfs_part, romfs), (vfs_part, vfs.data)], base)
 
     notes = []
     if base is None:
         notes.append("no base firmware: flash.bin holds no bootloader or MicroPython; use it "
-                     "with the emulator, or write vfs.bin to a panel already running "
-                     f"MicroPython {fw['micropython']} with this partition table")
+                     "with the emulator, or write romfs.bin and vfs.bin to a panel already "
+                     f"running MicroPython {fw['micropython']} with this partition table")
     elif base.flash_size_was:
         notes.append(f"the base firmware's bootloader header said {base.flash_size_was} of "
                      f"flash; changed to {board.flash_size >> 20}MB (SHA-256 digest updated)")
 
-    manifest = make_manifest(board, compiler, files, sources, vfs, flash, table, base,
+    manifest = make_manifest(board, compiler, files, sources, romfs, vfs, flash, table, base,
                              base_firmware, notes, roots_entry)
-    write_outputs(Path(out_dir), flash, vfs.data, table, manifest)
-    return BuildResult(board, Path(out_dir), files, sources, vfs, flash, table, manifest,
+    write_outputs(Path(out_dir), {"flash.bin": flash, "romfs.bin": romfs, "vfs.bin": vfs.data,
+                                  "partition-table.bin": table}, manifest)
+    return BuildResult(board, Path(out_dir), files, sources, romfs, vfs, flash, table, manifest,
                        compiled=len(compiled), notes=notes)
 
 
-def make_manifest(board, compiler, files, sources, vfs, flash, table, base, base_path,
+def app_write(board: boards.Board) -> list[tuple[int, str]]:
+    """What an app-only update writes: (offset, build output) pairs."""
+    return [(board.romfs.offset, "romfs.bin"), (board.vfs.offset, "vfs.bin")]
+
+
+def make_manifest(board, compiler, files, sources, romfs, vfs, flash, table, base, base_path,
                   notes, roots_entry) -> dict:
-    vfs_part = board.vfs
+    vfs_part, romfs_part = board.vfs, board.romfs
     fw = board.firmware
+
+    def listing(paths, mounted_at):
+        return [{"path": mounted_at + path, "size": len(files[path]),
+                 "sha256": _sha256(files[path]), "source": sources[path]}
+                for path in sorted(paths)]
     return {
         "format": MANIFEST_FORMAT,
         "board": board.name,
@@ -191,6 +209,8 @@ def make_manifest(board, compiler, files, sources, vfs, flash, table, base, base
              "sha256": _sha256(flash)},
             {"name": "partition-table", "file": "partition-table.bin", "offset": TABLE_OFFSET,
              "size": len(table), "sha256": _sha256(table)},
+            {"name": "romfs", "file": "romfs.bin", "offset": romfs_part.offset,
+             "size": len(romfs), "sha256": _sha256(romfs)},
             {"name": "vfs", "file": "vfs.bin", "offset": vfs_part.offset, "size": len(vfs.data),
              "sha256": _sha256(vfs.data)},
         ],
@@ -199,33 +219,35 @@ def make_manifest(board, compiler, files, sources, vfs, flash, table, base, base
              "size": p.size}
             for p in board.partitions
         ],
+        "romfs": {
+            "filesystem": "romfs",
+            "mounted_at": "/rom",
+            "size": len(romfs),
+            "files": listing((p for p in files if p not in SOURCE_AT_TOP), "/rom/"),
+        },
         "vfs": {
             "filesystem": "littlefs2",
             "disk_version": vfs.disk_version,
             **{k: v for k, v in image.LFS_CONFIG.items()},
             "block_count": vfs.block_count,
             "used_blocks": vfs.used_blocks,
-            "files": [
-                {"path": "/" + path, "size": len(files[path]), "sha256": _sha256(files[path]),
-                 "source": sources[path]}
-                for path in sorted(files)
-            ],
+            "files": listing((p for p in files if p in SOURCE_AT_TOP), "/"),
         },
         "roots": roots_entry,
         "commands": {
             "full": f"{ESPTOOL} write-flash 0x0 flash.bin",
-            "app": f"{ESPTOOL} write-flash 0x{vfs_part.offset:x} vfs.bin",
+            "app": f"{ESPTOOL} write-flash " + " ".join(
+                f"0x{offset:x} {name}" for offset, name in app_write(board)),
             "partition_table": f"{ESPTOOL} write-flash 0x{TABLE_OFFSET:x} partition-table.bin",
         },
         "notes": notes,
     }
 
 
-def write_outputs(out_dir: Path, flash: bytes, vfs: bytes, table: bytes, manifest: dict) -> None:
+def write_outputs(out_dir: Path, outputs: dict[str, bytes], manifest: dict) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name, data in (("flash.bin", flash), ("vfs.bin", vfs),
-                           ("partition-table.bin", table)):
+        for name, data in outputs.items():
             (out_dir / name).write_bytes(data)
         (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     except OSError as e:
@@ -245,14 +267,19 @@ def print_summary(r: BuildResult, seconds: float, stream=sys.stdout) -> None:
     print(f"lintel build: {r.board.name} (MicroPython {m['micropython']}, "
           f".mpy v{m['mpy']['version']}.{m['mpy']['sub_version']})", file=stream)
     print(f"  files:  {r.compiled} compiled to .mpy, {copied} copied as they are, "
-          f"+ /board.json, {rts['file']} ({len(r.files)} in all, {_kib(payload)})",
+          f"+ board.json, {rts['file'].removeprefix('/rom/')} ({len(r.files)} in all, "
+          f"{_kib(payload)})",
           file=stream)
     print(f"  roots:  {len(rts['certificates'])} public root CAs ({rts['size']} bytes, from "
           f"{rts['source']})", file=stream)
+    print(f"  romfs:  {_kib(len(r.romfs))} of {_kib(r.board.romfs.size)} "
+          f"({100 * len(r.romfs) / r.board.romfs.size:.1f}%) at 0x{r.board.romfs.offset:x}, "
+          f"the application", file=stream)
     print(f"  vfs:    {vfs['used_blocks']} of {vfs['block_count']} blocks used "
           f"({100 * vfs['used_blocks'] / vfs['block_count']:.1f}%) "
-          f"at 0x{r.board.vfs.offset:x}", file=stream)
-    print(f"  out:    {r.out_dir}/ flash.bin ({_kib(len(r.flash))}), vfs.bin, "
+          f"at 0x{r.board.vfs.offset:x}, {', '.join(f['path'] for f in vfs['files'])}",
+          file=stream)
+    print(f"  out:    {r.out_dir}/ flash.bin ({_kib(len(r.flash))}), romfs.bin, vfs.bin, "
           f"partition-table.bin, manifest.json  [{seconds:.2f} s]", file=stream)
     print(f"  flash:  {m['commands']['full']}", file=stream)
     for note in r.notes:

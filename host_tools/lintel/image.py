@@ -1,4 +1,5 @@
-"""The bytes that go onto a panel: the LittleFS2 vfs image and the whole-flash image.
+"""The bytes that go onto a panel: the ROMFS image of the application, the LittleFS2 vfs
+image and the whole-flash image.
 
 LittleFS parameters are MicroPython's for `vfs.VfsLfs2` (extmod/vfs_lfs.c, extmod/vfs_lfsx.c):
 readsize=32, progsize=32, lookahead=32 are the constructor defaults, cache_size is
@@ -12,6 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from littlefs import LittleFS, LittleFSError
+from mpremote.romfs import VfsRomWriter
 
 from lintel.errors import LintelError
 from lintel.partitions import TABLE_OFFSET, Partition, from_binary, to_binary
@@ -26,6 +28,10 @@ LFS_CONFIG = {
     "block_cycles": 100,
     "name_max": 255,
 }
+# ROMFS: "RM1" with the high bits of the first two bytes set, then the length of the rest as a
+# varuint (MicroPython docs, "Working with ROMFS"; extmod/vfs_rom.c).
+ROMFS_HEADER = b"\xd2\xcd\x31"
+_ROMFS_DATA, _ROMFS_FOLDER, _ROMFS_FILE = 2, 4, 5  # record kinds (verbatim data, folder, file)
 ERASED = 0xFF
 ESP_IMAGE_MAGIC = 0xE9
 SECTOR = 0x1000
@@ -96,6 +102,94 @@ def read_vfs(data: bytes) -> dict[str, bytes]:
     return out
 
 
+def build_romfs(files: dict[str, bytes], size: int) -> bytes:
+    """A ROMFS image holding `files` ({"app/x.mpy": bytes}), for MicroPython's vfs.VfsRom,
+    which runs .mpy bytecode in place from mapped flash. Written with mpremote's VfsRomWriter;
+    folders and files in sorted order, so the same files give the same bytes."""
+    tree: dict = {}
+    for path, data in files.items():
+        *folders, name = path.split("/")
+        node = tree
+        for folder in folders:
+            node = node.setdefault(folder, {})
+        node[name] = data
+    writer = VfsRomWriter()
+
+    def add(node: dict) -> None:
+        for name in sorted(node):
+            if isinstance(node[name], dict):
+                writer.opendir(name)
+                add(node[name])
+                writer.closedir()
+            else:
+                writer.mkfile(name, node[name])
+
+    add(tree)
+    data = writer.finalise()
+    if len(data) > size:
+        raise LintelError(f"the application ({len(files)} files, {len(data)} bytes as ROMFS) "
+                          f"does not fit the {size // 1024} KiB romfs partition")
+    return data
+
+
+def _varuint(data: bytes, pos: int) -> tuple[int, int]:
+    value = 0
+    while True:
+        if pos >= len(data):
+            raise LintelError("the ROMFS image ends inside a record")
+        byte = data[pos]
+        value, pos = (value << 7) | (byte & 0x7F), pos + 1
+        if not byte & 0x80:
+            return value, pos
+
+
+def romfs_size(head: bytes) -> int:
+    """The bytes of the ROMFS image that starts with `head` (its first 8 bytes will do), its
+    header included; 0 when there is none."""
+    if not head.startswith(ROMFS_HEADER):
+        return 0
+    length, start = _varuint(head, len(ROMFS_HEADER))
+    return start + length
+
+
+def read_romfs(data: bytes) -> dict[str, bytes]:
+    """Every file in a ROMFS image (the partition's bytes, its erased tail included), as
+    {"app/x.mpy": bytes}: for tests and the emulator's inspection of an image."""
+    if not data.startswith(ROMFS_HEADER):
+        raise LintelError("no ROMFS image (its header is missing)")
+    length, start = _varuint(data, len(ROMFS_HEADER))
+    if start + length > len(data):
+        raise LintelError("the ROMFS image is longer than its partition")
+    out: dict[str, bytes] = {}
+
+    def records(pos: int, end: int, folder: str) -> None:
+        while pos < end:
+            kind, pos = _varuint(data, pos)
+            size, pos = _varuint(data, pos)
+            if pos + size > end:
+                raise LintelError("a ROMFS record runs past its folder")
+            if kind in (_ROMFS_FOLDER, _ROMFS_FILE):
+                name_len, at = _varuint(data, pos)
+                name = folder + data[at:at + name_len].decode()
+                if kind == _ROMFS_FOLDER:
+                    records(at + name_len, pos + size, name + "/")
+                else:
+                    out[name] = file_data(at + name_len, pos + size)
+            pos += size
+
+    def file_data(pos: int, end: int) -> bytes:
+        while pos < end:
+            kind, pos = _varuint(data, pos)
+            size, pos = _varuint(data, pos)
+            if kind == _ROMFS_DATA:
+                return bytes(data[pos:pos + size])
+            pos += size
+        return b""
+
+    records(start, start + length, "")
+    return out
+
+
 @dataclass(frozen=True)
 class BaseFirmware:
     data: bytes  # as placed at offset 0: our table in, flash size in the header fixed
@@ -149,9 +243,10 @@ def _set_flash_size(data: bytearray, flash_size: int, what: str) -> str | None:
 
 
 def prepare_base_firmware(raw: bytes, what: str, flash_size: int, app: Partition,
-                          vfs: Partition) -> BaseFirmware:
-    """Check a published MicroPython ESP32-S3 image (bootloader at 0, table at 0x8000, app at
-    0x10000) against the board's layout, then make it ready to place at offset 0."""
+                          after_app: Partition) -> BaseFirmware:
+    """Check a MicroPython ESP32-S3 image (bootloader at 0, table at 0x8000, app at 0x10000)
+    against the board's layout, then make it ready to place at offset 0. `after_app` is the
+    partition that follows the app's, which the image must end before."""
     if not raw or raw[0] != ESP_IMAGE_MAGIC:
         first = f"0x{raw[0]:02x}" if raw else "nothing (empty file)"
         raise LintelError(
@@ -169,10 +264,17 @@ def prepare_base_firmware(raw: bytes, what: str, flash_size: int, app: Partition
             f"{what}: its application is {app_end - app.offset} bytes, larger than the "
             f"board's {app.name!r} partition ({app.size} bytes)"
         )
-    if len(raw) > vfs.offset:
+    if len(raw) > after_app.offset:
         raise LintelError(
-            f"{what} is {len(raw)} bytes and would overlap the vfs partition at "
-            f"0x{vfs.offset:x}: it is not a firmware image for this board's layout"
+            f"{what} is {len(raw)} bytes and would overlap the {after_app.name} partition at "
+            f"0x{after_app.offset:x}: it is not a firmware image for this board's layout"
+        )
+    # The application lives in a ROMFS: a firmware built without MICROPY_VFS_ROM cannot run
+    # it. The class's name is a qstr in every firmware that has it.
+    if b"VfsRom" not in raw[app.offset:app_end]:
+        raise LintelError(
+            f"{what} has no ROMFS support (vfs.VfsRom): Lintel's application runs from the "
+            "romfs partition; use a MicroPython built with MICROPY_VFS_ROM (docs/image.md)"
         )
     table = raw[TABLE_OFFSET:TABLE_OFFSET + SECTOR]
     if table[:2] == b"\xaa\x50":
@@ -190,14 +292,17 @@ def prepare_base_firmware(raw: bytes, what: str, flash_size: int, app: Partition
     return BaseFirmware(bytes(data), len(raw), hashlib.sha256(raw).hexdigest(), was)
 
 
-def assemble_flash(flash_size: int, parts: list[Partition], vfs: Partition, vfs_image: bytes,
+def assemble_flash(flash_size: int, parts: list[Partition],
+                   images: list[tuple[Partition, bytes]],
                    base: BaseFirmware | None) -> tuple[bytes, bytes]:
     """The whole flash: 0xFF, the base firmware at 0, our table at 0x8000 (its sector erased
-    first, so nothing of the firmware's own table survives), the vfs image at its offset."""
+    first, so nothing of the firmware's own table survives), each partition's image at its
+    offset (the rest of the partition left erased)."""
     table = to_binary(parts)
     flash = bytearray([ERASED]) * flash_size
     if base is not None:
         flash[:len(base.data)] = base.data
     flash[TABLE_OFFSET:TABLE_OFFSET + SECTOR] = table + bytes([ERASED]) * (SECTOR - len(table))
-    flash[vfs.offset:vfs.offset + vfs.size] = vfs_image
+    for part, data in images:
+        flash[part.offset:part.offset + len(data)] = data
     return bytes(flash), table

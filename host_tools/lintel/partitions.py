@@ -24,6 +24,9 @@ SUBTYPES = {
         "ota": 0x00, "phy": 0x01, "nvs": 0x02, "coredump": 0x03, "nvs_keys": 0x04,
         "efuse": 0x05, "undefined": 0x06, "esphttpd": 0x80, "fat": 0x81, "spiffs": 0x82,
         "littlefs": 0x83,
+        # MicroPython's ports/esp32/partitions-4MiB-romfs.csv; the port finds its ROMFS by the
+        # label "romfs" and any data subtype (ports/esp32/esp32_partition.c).
+        "romfs": 0x8F,
     },
 }
 FLAG_ENCRYPTED = 0x1

@@ -207,7 +207,7 @@ def manifest_entry(certs: list[Certificate], source: str) -> dict:
                         "key": c.key, "not_after": c.not_after, "clouds": list(c.root.clouds),
                         "offset": offset, "size": len(c.der)})
         offset += len(c.der)
-    return {"file": "/" + IMAGE_PATH, "size": len(data),
+    return {"file": "/rom/" + IMAGE_PATH, "size": len(data),
             "sha256": hashlib.sha256(data).hexdigest(), "source": source,
             "certificates": entries,
             "left_out": [{"name": name, "why": why} for name, why in LEFT_OUT]}

@@ -566,9 +566,9 @@ def _print_next_steps(keys: Path, board, release: bool) -> None:
     print(f"  3. esptool --chip esp32s3 --port PORT write-flash{force} 0x0 "
           f"bootloader-signed-enc.bin {TABLE_OFFSET:#x} partition-table-enc.bin {app:#x} "
           f"micropython-signed-enc.bin{note}")
-    vfs = f" ({board.vfs.offset:#x})" if board else ""
-    print(f"  4. the vfs partition{vfs} has no 'encrypted' flag: vfs.bin is written as it is "
-          "(lintel flash --app-only)")
+    where = f" ({board.romfs.offset:#x}, {board.vfs.offset:#x})" if board else ""
+    print(f"  4. the romfs and vfs partitions{where} have no 'encrypted' flag: romfs.bin and "
+          "vfs.bin are written as they are (lintel flash --app-only)")
 
 
 # ---------------------------------------------------------------------------------------------

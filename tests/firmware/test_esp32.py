@@ -22,7 +22,7 @@ def test_partitions_come_from_the_table():
     # The board file, through lintel build's table, read back by the chip's partition API.
     with open(os.getenv("LINTEL_TEST_BOARD_JSON")) as f:
         rows = json.load(f)["flash"]["partitions"]
-    subtypes = {"nvs": 2, "phy": 1, "factory": 0, "fat": 0x81}
+    subtypes = {"nvs": 2, "phy": 1, "factory": 0, "fat": 0x81, "romfs": 0x8F}
     for row in rows:
         (part,) = [p for p in esp32.Partition.find(0 if row["type"] == "app" else 1)
                    if p.info()[4] == row["name"]]

@@ -1,6 +1,7 @@
-# The public roots lintel build puts into the image (/certs/roots.der, host_tools/lintel/roots.py),
-# read from the built image's vfs partition (LINTEL_FLASH) and loaded by the Unix port's tls
-# module; joined with an extra CA, against tests/http_server.py (LINTEL_HTTP_TEST).
+# The public roots lintel build puts into the application (/rom/certs/roots.der,
+# host_tools/lintel/roots.py), read from the built image's romfs partition (LINTEL_FLASH) and
+# loaded by the Unix port's tls module; joined with an extra CA, against tests/http_server.py
+# (LINTEL_HTTP_TEST).
 import esp32
 import vfs
 
@@ -8,7 +9,6 @@ from http_helpers import raises, read, url
 
 from app import http, http_tls
 
-MOUNT = "/image"
 _mounted = False
 
 # DER fragments: the id-ecPublicKey and secp384r1 OIDs (RFC 5480), rsaEncryption (RFC 8017).
@@ -18,13 +18,24 @@ RSA_ENCRYPTION = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
 
 
 def roots_path():
-    # The image as the panel would see it, mounted read-only beside the host's files.
+    # The application's ROMFS at /rom, as the panel's base firmware mounts it, beside the
+    # host's files.
     global _mounted
     if not _mounted:
-        (part,) = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")
-        vfs.mount(vfs.VfsLfs2(part), MOUNT, readonly=True)
+        (part,) = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="romfs")
+        offset = part.info()[2]
+        head = bytearray(8)  # the ROMFS header, then the image's length as a varuint
+        esp32.flash_read(offset, head)
+        length, at = 0, 3
+        while True:
+            length, at = length << 7 | head[at] & 0x7F, at + 1
+            if not head[at - 1] & 0x80:
+                break
+        image = bytearray(at + length)
+        esp32.flash_read(offset, image)
+        vfs.mount(vfs.VfsRom(image), "/rom")
         _mounted = True
-    return MOUNT + http_tls.ROOTS_PATH
+    return http_tls.ROOTS_PATH
 
 
 
@@ -102,7 +113,7 @@ def test_an_empty_extra_ca_list_is_the_roots_alone():
 
 
 def test_missing_roots_file_has_words():
-    for missing in (MOUNT + "/certs/nothing.der", b""):
+    for missing in ("/rom/certs/nothing.der", b""):
         e = raises(http.TlsError, http_tls.ca_bundle, [], roots=missing)
         assert e.reason == "bad_ca" and "lintel build" in str(e), str(e)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lintel.emulator.background import set_battery_mv
 from lintel.emulator.image import resolve_board
-from lintel.emulator.panel import EmulatedPanel, Options
+from lintel.emulator.panel import EmulatedPanel, Options, heap_bytes
 from lintel.errors import LintelError
 
 VIEW_FILE = "view.json"  # where board/unix/host_link.py puts the view model
@@ -103,6 +103,7 @@ def run(args) -> int:
         if start.tzinfo is None:
             raise LintelError("--clock-start needs a UTC offset, e.g. 2026-11-30T06:00:00+01:00")
         clock_start = start.timestamp()
+    heap_bytes(args.heap)  # a wrong --heap is one line now, not a failed boot later
     options = Options(speed=args.speed, once=args.once, heap=args.heap, mac=_mac(args),
                       clock_start=clock_start,
                       ap_ssid=args.ap_ssid, ap_psk=args.ap_psk, log=log, trace=trace)

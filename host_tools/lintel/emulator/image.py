@@ -8,7 +8,7 @@ from littlefs import LittleFSError
 from lintel import boards
 from lintel.emulator.flash import Flash
 from lintel.errors import LintelError
-from lintel.image import read_vfs
+from lintel.image import read_romfs, read_vfs, romfs_size
 from lintel.partitions import TABLE_MAX_SIZE, TABLE_OFFSET, Partition, find, from_binary
 
 
@@ -17,7 +17,7 @@ class ImageInfo:
     partitions: list[Partition]
     vfs: Partition
     nvs: Partition
-    board_name: str | None  # from /board.json inside the vfs, when it mounts
+    board_name: str | None  # from board.json in the application's ROMFS, when it is there
     vfs_problem: str | None  # why the vfs will not mount, or None
 
 
@@ -40,15 +40,29 @@ def inspect(flash: Flash) -> ImageInfo:
             )
     board_name, problem = None, None
     try:
-        board_file = read_vfs(flash.read(vfs.offset, vfs.size)).get("board.json")
+        read_vfs(flash.read(vfs.offset, vfs.size))
     except LittleFSError as e:
         problem = f"the vfs partition at 0x{vfs.offset:x} does not mount as LittleFS2 ({e})"
-    else:
-        try:
-            board_name = boards.from_dict(json.loads(board_file), where).name
-        except (LintelError, TypeError, ValueError):
-            pass  # it mounts, but carries no usable board file: --board must say
+    try:
+        romfs = find(parts, "romfs")
+        board_file = read_romfs(flash.read(romfs.offset, romfs.size)).get("board.json")
+        board_name = boards.from_dict(json.loads(board_file), where).name
+    except (LintelError, TypeError, ValueError):
+        pass  # no application, or one without a usable board file: --board must say
     return ImageInfo(parts, vfs, nvs, board_name, problem)
+
+
+def romfs_bytes(flash: Flash) -> int:
+    """The length of the ROMFS in the flash's romfs partition (0: none). The emulated board
+    reads it into its heap at boot, where the chip maps it from flash (board/unix/port_main.py),
+    so the emulator gives the firmware that much more heap."""
+    try:
+        parts = from_binary(flash.read(TABLE_OFFSET, TABLE_MAX_SIZE))
+        romfs = find(parts, "romfs")
+        size = romfs_size(flash.read(romfs.offset, 8))
+    except LintelError:
+        return 0
+    return size if size <= romfs.size else 0
 
 
 def resolve_board(flash_path, board_name: str | None):

