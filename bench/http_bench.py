@@ -241,9 +241,9 @@ NOTES = [
     "the 124 KB body is a Graph-shaped calendarView of 40 events (123,866 bytes)",
     "heap: the MicroPython heap only; mbedTLS allocates its contexts and record buffers "
     "outside it (libc on the Unix port, the IDF heap on the ESP32)",
-    "lintel's modules are .mpy loaded into the heap (as from a panel's vfs); requests is frozen "
-    "(its bytecode stays in flash, as in stock firmware); 64-bit pointers here, a 32-bit "
-    "panel needs less",
+    "lintel's modules are .mpy loaded into the heap here, from files (a panel runs them in "
+    "place from its ROMFS, docs/image.md, which takes less); requests is frozen (its bytecode "
+    "stays in flash, as in stock firmware); 64-bit pointers here, a 32-bit panel needs less",
     "smallest heap: the smallest -X heapsize (4 KiB steps) at which the script completes",
 ]
 

@@ -181,7 +181,7 @@ def bench_technician(tmp: Path, image: Path, base_firmware: Path) -> list[dict]:
          "unit": "s", "runs": runs},
         {"figure": "lintel config push of examples/panel.toml", "value": round(push, 2),
          "unit": "s", "runs": runs},
-        {"figure": "lintel flash --app-only (build + vfs write, keeps key and config)",
+        {"figure": "lintel flash --app-only (build + romfs and vfs write, keeps key and config)",
          "value": round(app_only, 2), "unit": "s", "runs": 1},
         {"figure": "lintel flash, whole image (build + 8 MiB write, stand-in base firmware)",
          "value": round(full, 2),
@@ -245,7 +245,8 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     notes = [
         "full image: a stand-in base firmware (bootloader and 2 MiB of real machine code as the "
-        "app; no real MicroPython build can be fetched here), the partition table and the vfs",
+        "app, with the VfsRom qstr a ROMFS build carries; no real MicroPython build can be "
+        "fetched here), the partition table, the romfs and the vfs",
         "esptool formats every packet it sends even without --trace; on this machine that, not "
         "the emulator, sets the write-flash times",
         "mpremote fs cp: 256-byte chunks, one raw-paste exec each, as mpremote does on a panel",
