@@ -27,7 +27,12 @@ APP_MODULES = ("__init__", "version", "http_errors", "http_tls", "http_conn", "h
 BODY = "/calendar?events=40&bytes=123866"  # the Graph-shaped 40-event calendarView
 
 PRELUDE = """
-import gc, json, os, time
+import gc, json, os, sys, time, vfs
+# The client's .mpy in a ROMFS at /rom, as on a panel: read into the heap here (the chip maps
+# it), before anything is measured; the runner adds its size to the heap.
+with open(os.getenv("LINTEL_BENCH_ROMFS"), "rb") as f:
+    vfs.mount(vfs.VfsRom(f.read()), "/rom")
+sys.path.insert(0, "/rom")
 cfg = json.load(open(os.getenv("LINTEL_HTTP_TEST")))
 def url(path):
     return "https://localhost:%d%s" % (cfg["ports"]["https"], path)
@@ -131,27 +136,34 @@ out(ok=1)
 }
 
 
-def compile_app(out: Path) -> Path:
-    """The app modules the client needs, as .mpy bytecode (as on a panel)."""
+def app_romfs(out: Path) -> Path:
+    """The app modules the client needs, as .mpy bytecode in a ROMFS image (as on a panel)."""
+    from lintel import image
     from lintel.mpy import default_mpy_cross
 
-    (out / "app").mkdir(parents=True)
+    files = {}
     for name in APP_MODULES:
         source = ROOT / "firmware" / "app" / f"{name}.py"
-        subprocess.run([default_mpy_cross(), "-o", str(out / "app" / f"{name}.mpy"),
-                        "-s", f"app/{name}.py", str(source)], check=True, capture_output=True)
+        mpy = out.with_suffix(".mpy")
+        subprocess.run([default_mpy_cross(), "-o", str(mpy), "-s", f"app/{name}.py",
+                        str(source)], check=True, capture_output=True)
+        files[f"app/{name}.mpy"] = mpy.read_bytes()
+    out.write_bytes(image.build_romfs(files, 1 << 20))
     return out
 
 
 class Runner:
     def __init__(self, config: Path, tmp: Path):
-        path = os.pathsep.join([str(compile_app(tmp / "mpy")), ".frozen"])
-        self.env = {**os.environ, "LINTEL_HTTP_TEST": str(config), "MICROPYPATH": path}
+        romfs = app_romfs(tmp / "app.romfs")
+        self.romfs_bytes = romfs.stat().st_size
+        self.env = {**os.environ, "LINTEL_HTTP_TEST": str(config), "MICROPYPATH": ".frozen",
+                    "LINTEL_BENCH_ROMFS": str(romfs)}
         self.tmp = tmp
 
-    def run(self, code: str, heap: str = "2M") -> dict | None:
+    def run(self, code: str, heap_k: int = 2048) -> dict | None:
         script = self.tmp / "bench_script.py"
         script.write_text(PRELUDE + code)
+        heap = heap_k * 1024 + self.romfs_bytes  # the ROMFS is flash on a panel
         proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={heap}", str(script)],
                               env=self.env, capture_output=True, text=True, timeout=120,
                               cwd=self.tmp)
@@ -161,8 +173,8 @@ class Runner:
         self.last_error = (proc.stdout + proc.stderr).strip()[-2000:]
         return None
 
-    def must(self, code: str, heap: str = "2M") -> dict:
-        result = self.run(code, heap)
+    def must(self, code: str, heap_k: int = 2048) -> dict:
+        result = self.run(code, heap_k)
         if result is None:
             raise SystemExit(f"http bench: a MicroPython script failed:\n{code}\n"
                              f"{self.last_error}")
@@ -170,11 +182,11 @@ class Runner:
 
     def smallest_heap(self, code: str, low: int = 8, high: int = 2048) -> int:
         """The smallest -X heapsize (KiB, 4 KiB steps) at which code completes."""
-        if self.run(code, f"{high}K") is None:
+        if self.run(code, high) is None:
             raise SystemExit(f"http bench: fails even with a {high} KiB heap:\n{code}")
         while high - low > 4:
             middle = (low + high) // 2 // 4 * 4
-            if self.run(code, f"{middle}K") is None:
+            if self.run(code, middle) is None:
                 low = middle
             else:
                 high = middle
@@ -241,9 +253,10 @@ NOTES = [
     "the 124 KB body is a Graph-shaped calendarView of 40 events (123,866 bytes)",
     "heap: the MicroPython heap only; mbedTLS allocates its contexts and record buffers "
     "outside it (libc on the Unix port, the IDF heap on the ESP32)",
-    "lintel's modules are .mpy loaded into the heap here, from files (a panel runs them in "
-    "place from its ROMFS, docs/image.md, which takes less); requests is frozen (its bytecode "
-    "stays in flash, as in stock firmware); 64-bit pointers here, a 32-bit panel needs less",
+    "lintel's modules are .mpy in a ROMFS, run in place as on a panel (docs/image.md; the image "
+    "is read into the heap here and the heap made that much larger); requests is frozen (its "
+    "bytecode stays in flash, as in stock firmware); 64-bit pointers here, a 32-bit panel "
+    "needs less",
     "smallest heap: the smallest -X heapsize (4 KiB steps) at which the script completes",
 ]
 
