@@ -10,9 +10,8 @@ import hashlib
 import json
 import time
 
-from app import clock, http_tls, power, room, seal, words
+from app import clock, power, room, seal, words
 from app.backend import BackendError, SignInError, SignInRequired
-from app.http import Session
 from app.http_errors import HttpError, TlsError
 
 SCHEDULE_FILE = "/cfg/schedule.sealed"  # the last calendar read, for the offline screen
@@ -89,6 +88,8 @@ class Wake:
                                  % self.config["wifi"]["ssid"])
         if isinstance(self.cadata, HttpError):
             return self._network_problem(self.cadata)
+        from app.http import Session  # loaded by _while_joining
+
         with Session(cadata=self.cadata, proxy=self.config.get("proxy"),
                      timeout=(15, 30)) as session:
             self.session = session
@@ -107,10 +108,14 @@ class Wake:
 
     def _while_joining(self):
         """What going online needs from flash, done while the radio associates (on the S3
-        about as long as the join itself): the trust roots (or the HttpError that says why
-        not), the backend's code, the stored sign-in; and the touch controller's start-up when
-        someone pressed the wake button."""
+        about as long as the join itself): the HTTP client's and the backend's code, the trust
+        roots (or the HttpError that says why not), the stored sign-in; and the touch
+        controller's start-up when someone pressed the wake button. A wake that stays offline
+        loads none of it."""
         self.board.start_touch()
+        import app.http  # noqa: F401 -- for run()
+        from app import http_tls
+
         try:
             self.cadata = http_tls.ca_bundle((self.config.get("tls") or {}).get("extra_ca"))
         except HttpError as e:
