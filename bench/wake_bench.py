@@ -526,8 +526,8 @@ def smallest_heap(lab, flash: Path, work: Path, events: int, hi_k: int = HEAP_HI
 
 
 # What stays in the heap whatever the wake does: loaded code. The image's own .mpy files
-# (compiled as lintel build compiles them) imported in the Unix port, beside the emulator's
-# stand-ins for machine/network/esp32 (Python here, C on the chip).
+# (compiled as lintel build compiles them) imported from a ROMFS in the Unix port, beside the
+# emulator's stand-ins for machine/network/esp32 (Python here, C on the chip).
 CODE_SCRIPT = """
 import gc, sys, vfs
 gc.collect(); a = gc.mem_alloc()
