@@ -137,18 +137,15 @@ out(ok=1)
 
 
 def app_romfs(out: Path) -> Path:
-    """The app modules the client needs, as .mpy bytecode in a ROMFS image (as on a panel)."""
-    from lintel import image
-    from lintel.mpy import default_mpy_cross
+    """The app modules the client needs, compiled as lintel build compiles them, in a ROMFS
+    image (as on a panel)."""
+    from lintel import boards, image, mpy
 
-    files = {}
-    for name in APP_MODULES:
-        source = ROOT / "firmware" / "app" / f"{name}.py"
-        mpy = out.with_suffix(".mpy")
-        subprocess.run([default_mpy_cross(), "-o", str(mpy), "-s", f"app/{name}.py",
-                        str(source)], check=True, capture_output=True)
-        files[f"app/{name}.mpy"] = mpy.read_bytes()
-    out.write_bytes(image.build_romfs(files, 1 << 20))
+    sources = [(ROOT / "firmware" / "app" / f"{name}.py", f"app/{name}.py")
+               for name in APP_MODULES]
+    compiled = mpy.compile_tree(mpy.find_compiler(), sources,
+                                boards.load("esp32s3-epd75").firmware["mpy_version"])
+    out.write_bytes(image.build_romfs(compiled, 1 << 20))
     return out
 
 
