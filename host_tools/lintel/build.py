@@ -138,9 +138,9 @@ def build(board_name: str | Path, out_dir: Path, firmware_dir: Path = FIRMWARE_D
     roots_entry = roots.manifest_entry(root_certs, source)
 
     vfs_part, romfs_part = board.vfs, board.romfs
-    romfs = image.build_romfs({k: v for k, v in files.items() if k not in SOURCE_AT_TOP},
-                              romfs_part.size)
-    vfs = image.build_vfs({k: v for k, v in files.items() if k in SOURCE_AT_TOP}, vfs_part.size)
+    in_romfs, in_vfs = split_files(files)
+    romfs = image.build_romfs(in_romfs, romfs_part.size)
+    vfs = image.build_vfs(in_vfs, vfs_part.size)
 
     base = None
     if base_firmware is not None:
@@ -172,6 +172,12 @@ def build(board_name: str | Path, out_dir: Path, firmware_dir: Path = FIRMWARE_D
                        compiled=len(compiled), notes=notes)
 
 
+def split_files(files: dict[str, bytes]) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(the files of the romfs, the files of the vfs): main.py and boot.py go to the vfs."""
+    return ({k: v for k, v in files.items() if k not in SOURCE_AT_TOP},
+            {k: v for k, v in files.items() if k in SOURCE_AT_TOP})
+
+
 def app_write(board: boards.Board) -> list[tuple[int, str]]:
     """What an app-only update writes: (offset, build output) pairs."""
     return [(board.romfs.offset, "romfs.bin"), (board.vfs.offset, "vfs.bin")]
@@ -182,10 +188,11 @@ def make_manifest(board, compiler, files, sources, romfs, vfs, flash, table, bas
     vfs_part, romfs_part = board.vfs, board.romfs
     fw = board.firmware
 
-    def listing(paths, mounted_at):
-        return [{"path": mounted_at + path, "size": len(files[path]),
-                 "sha256": _sha256(files[path]), "source": sources[path]}
-                for path in sorted(paths)]
+    in_romfs, in_vfs = split_files(files)
+
+    def listing(placed, mounted_at):
+        return [{"path": mounted_at + path, "size": len(data), "sha256": _sha256(data),
+                 "source": sources[path]} for path, data in sorted(placed.items())]
     return {
         "format": MANIFEST_FORMAT,
         "board": board.name,
@@ -223,7 +230,7 @@ def make_manifest(board, compiler, files, sources, romfs, vfs, flash, table, bas
             "filesystem": "romfs",
             "mounted_at": "/rom",
             "size": len(romfs),
-            "files": listing((p for p in files if p not in SOURCE_AT_TOP), "/rom/"),
+            "files": listing(in_romfs, "/rom/"),
         },
         "vfs": {
             "filesystem": "littlefs2",
@@ -231,7 +238,7 @@ def make_manifest(board, compiler, files, sources, romfs, vfs, flash, table, bas
             **{k: v for k, v in image.LFS_CONFIG.items()},
             "block_count": vfs.block_count,
             "used_blocks": vfs.used_blocks,
-            "files": listing((p for p in files if p in SOURCE_AT_TOP), "/"),
+            "files": listing(in_vfs, "/"),
         },
         "roots": roots_entry,
         "commands": {
