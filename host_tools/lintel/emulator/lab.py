@@ -185,16 +185,19 @@ class Lab:
         self.lintel("config", "push", toml, "--port", self.panel.link)
 
     def sign_in_code(self, since: int = 0, timeout: float = 60) -> str:
-        """The user code the panel shows (from its console), once it shows one."""
+        """The user code the panel shows (from its console), once it shows one: the firmware
+        prints the line, then draws the screen, so this waits for the view model too."""
         assert self.panel is not None
         text = self.panel.wait_for("sign in: open ", timeout=timeout, since=since)
         deadline = time.monotonic() + 5
         while True:
             m = SIGN_IN_LINE.search(text)
-            if m:
+            view = self.panel.view() or {}
+            if m and view.get("screen") == "signin" and \
+                    view["signin"].get("user_code") == m.group(2):
                 return m.group(2)
             if time.monotonic() > deadline:
-                raise LintelError(f"no user code in the panel's sign-in line:\n{text}")
+                raise LintelError(f"no user code on the panel's screen and sign-in line:\n{text}")
             time.sleep(0.05)
             text = self.panel.console_text()[since:]
 
