@@ -244,12 +244,12 @@ class Wake:
         if released:
             events = self._events(graph, now)
             after = None  # the room, where the release is said
-        if after == "find":
-            view = self._find_view(graph, now)
-            self._radio_off()
-            self._show(view)
-            return PICKER_S
+        find = self._find_view(graph, now) if after == "find" else None
         self._radio_off()  # nothing more to fetch: the screen is built and drawn without it
+        self._keep(events, now)
+        if find is not None:
+            self._show(find)
+            return PICKER_S
         if after is not None:
             picker = room.picker_view(room.State(events, now, self.config, self.checked_in),
                                       after[5:], self.zone, self.language, self.style)
@@ -331,27 +331,33 @@ class Wake:
             print("clock: lost; set to %s, when the calendar was last read"
                   % clock.format_iso_z(schedule["read_at"]))
 
-    def _events(self, graph, now):
+    def _window(self, now):
+        """(start, end) of the calendar the panel reads: today and tomorrow, local."""
         start = self.zone.midnight(now)
-        end = self.zone.midnight(self.zone.midnight(start + 36 * 3600) + 36 * 3600)
+        return start, self.zone.midnight(self.zone.midnight(start + 36 * 3600) + 36 * 3600)
+
+    def _events(self, graph, now):
+        start, end = self._window(now)
         events = []
         graph.calendar_view(self.mailbox["address"], start, end,
                             lambda e: events.append(room.all_day_in(e, self.zone,
                                                                     graph.all_day_moments)))
-        gc.collect()
         # From the first calendar read on (until a power cycle), the panel offers check-in.
         self.memory.setdefault("watching_since", now)
-        self.memory["read_at"] = now
+        return events
+
+    def _keep(self, events, now):
+        """Seal the calendar read at `now` into the cfg partition when it changed since the
+        last kept (a few writes a day), for the offline screen and the wakes between reads;
+        "read_at" in memory says as of when the kept copy is right. With the radio off: none
+        of it needs the network."""
         try:
-            self._keep(events, start, end, now)
+            self._seal_schedule(events, now)
         except MemoryError:
             # The offline copy is a comfort, not the job: the wake goes on without it.
             print("note: no memory to keep an offline copy of the schedule")
-        return events
 
-    def _keep(self, events, start, end, now):
-        """Seal the events into the cfg partition when they changed since the last kept
-        (a few writes a day), for the offline screen."""
+    def _seal_schedule(self, events, now):
         # The digest is taken field by field: no text of the whole list just to compare it.
         h = hashlib.sha256()
         for e in events:
@@ -360,22 +366,27 @@ class Wake:
                 h.update(str(e.get(k)))
         digest = _short(h)
         key = self.board.device_key()
-        if self.memory.get("kept") == digest or key is None:
+        if key is None:
             return
-        # Without Graph's 150-character ids (nothing can be done offline): about half the size.
-        slim = []
-        for e in events:
-            e = dict(e)
-            e["key"] = room.event_key(e)
-            e["id"] = ""
-            e.pop("organizer_address", None)
-            slim.append(e)
-        doc = json.dumps({"read_at": now, "window": [start, end], "events": slim})
-        slim = None
-        gc.collect()
-        self.board.write_file(SCHEDULE_FILE, seal.seal(key[0], key[1], seal.KIND_SCHEDULE,
-                                                       doc.encode()))
-        self.memory["kept"] = digest
+        if self.memory.get("kept") != digest:
+            gc.collect()  # the read's garbage, before the copy and its sealed text
+            # Without Graph's 150-character ids (nothing can be done offline): about half the
+            # size.
+            slim = []
+            for e in events:
+                e = dict(e)
+                e["key"] = room.event_key(e)
+                e["id"] = ""
+                e.pop("organizer_address", None)
+                slim.append(e)
+            doc = json.dumps({"read_at": now, "window": list(self._window(now)),
+                              "events": slim})
+            slim = None
+            gc.collect()
+            self.board.write_file(SCHEDULE_FILE, seal.seal(key[0], key[1], seal.KIND_SCHEDULE,
+                                                           doc.encode()))
+            self.memory["kept"] = digest
+        self.memory["read_at"] = now
 
     def _offline(self, kind, text):
         """The room from the last good schedule, with a line saying since when it is not

@@ -3,6 +3,7 @@
 # through the backend and shows at once, each refusal is a notice in the view, service mails
 # follow privacy, and the screen is redrawn only when the view changes.
 import json
+import time
 
 from app import clock, room, wake
 
@@ -135,13 +136,16 @@ class KeptBoard(Board):
         self.files[path] = data
 
 
-def run(graph, presses=(), now=NOON, cfg=None, memory=None, board=None):
-    """One wake's room part at `now`: (the view shown or None, the Wake, the board)."""
+def run(graph, presses=(), now=NOON, cfg=None, memory=None, board=None, online=False):
+    """One wake's room part at `now`: (the view shown or None, the Wake, the board). `online`:
+    the radio is on, as after a join (so the wake switches it off)."""
     board = board or Board()
     board.presses = list(presses)
     memory = {} if memory is None else memory
     memory.setdefault("watching_since", now - 3600)
     w = wake.Wake(board, cfg or config(), memory)
+    if online:
+        w.radio_from = time.ticks_ms()
     clock.now = lambda: now
     try:
         if not w._battery_empty():
@@ -585,6 +589,32 @@ def test_a_wake_between_reads_goes_online_to_release_a_no_show_and_after_a_probl
     # A wake that did not end on the room (a fault, a picker) leaves no read due.
     del memory["read_due"]
     assert between(NOON + 32 * MIN, cfg, board, memory)[0] is None
+
+
+def test_the_calendar_is_kept_with_the_radio_off_as_the_wake_ends_with_it():
+    # Sealing and writing the kept copy needs no network: it waits until the radio is off,
+    # and keeps the calendar the wake ends with (here after a release), once. The next read
+    # of the same calendar writes nothing, and says the copy is right as of then.
+    fresh()
+    g = Graph(event(-10, 60), event(90, 30, "Review"))
+    board, memory, order = KeptBoard(), {}, []
+    board.radio_off = lambda: order.append("radio off")
+    write = board.write_file
+
+    def writing(path, data):
+        order.append("write")
+        write(path, data)
+
+    board.write_file = writing
+    cfg = config(booking__auto_release_min=10)
+    run(g, now=NOON, cfg=cfg, board=board, memory=memory, online=True)
+    assert [c[0] for c in g.calls] == ["decline"]
+    assert order == ["radio off", "write"]
+    kept = wake.Wake(board, cfg, memory)._kept_schedule()
+    assert [e["subject"] for e in kept["events"]] == ["Review"] and memory["read_at"] == NOON
+    run(g, now=NOON + 5 * MIN, cfg=cfg, board=board, memory=memory, online=True)
+    assert order == ["radio off", "write", "radio off"]
+    assert memory["read_at"] == NOON + 5 * MIN
 
 
 def test_a_mains_panel_never_waits_between_reads():
