@@ -120,14 +120,16 @@ def _show(value):
     return text if len(text) <= 48 else text[:45] + "..."
 
 
-def _num(text, i, n):
-    """The int of the n digits at text[i:i+n], or -1 if they are not all ASCII digits."""
+def _num(data, i, n):
+    """The int of the n digits at data[i:i+n] (bytes), or -1 if they are not all ASCII digits.
+    Bytes, not text: indexing them gives ints, where a str gives a one-character string, which
+    made parse_iso twice as slow (half of what each meeting costs to read)."""
     v = 0
     for k in range(i, i + n):
-        c = text[k]
-        if not "0" <= c <= "9":
+        c = data[k]
+        if not 48 <= c <= 57:
             return -1
-        v = v * 10 + ord(c) - 48
+        v = v * 10 + c - 48
     return v
 
 
@@ -138,35 +140,35 @@ def parse_iso(text):
     if not isinstance(text, str):
         raise ValueError("expected a date and time like 2026-11-25T09:00:00Z, got %s"
                          % _show(text))
-    n = len(text)
-    if (n < 19 or text[4] != "-" or text[7] != "-" or text[10] != "T" or text[13] != ":"
-            or text[16] != ":"):
+    b = text.encode()  # see _num; anything not ASCII fails the checks below as it should
+    n = len(b)
+    if n < 19 or b[4] != 45 or b[7] != 45 or b[10] != 84 or b[13] != 58 or b[16] != 58:
         raise ValueError("not a date and time like 2026-11-25T09:00:00Z: %s" % _show(text))
-    y, mo, d = _num(text, 0, 4), _num(text, 5, 2), _num(text, 8, 2)
-    h, mi, s = _num(text, 11, 2), _num(text, 14, 2), _num(text, 17, 2)
+    y, mo, d = _num(b, 0, 4), _num(b, 5, 2), _num(b, 8, 2)
+    h, mi, s = _num(b, 11, 2), _num(b, 14, 2), _num(b, 17, 2)
     if min(y, mo, d, h, mi, s) < 0:
         raise ValueError("not a date and time like 2026-11-25T09:00:00Z: %s" % _show(text))
     if not (1 <= mo <= 12 and 1 <= d <= _month_days(y, mo) and h <= 23 and mi <= 59
             and s <= 59):
         raise ValueError("no such date or time: %s" % _show(text))
     i = 19
-    if i < n and text[i] == ".":
+    if i < n and b[i] == 46:  # "."
         i += 1
-        while i < n and "0" <= text[i] <= "9":
+        while i < n and 48 <= b[i] <= 57:
             i += 1
         if i == 20:
             raise ValueError("no digits after the decimal point: %s" % _show(text))
     off = 0
     if i < n:
-        c = text[i]
-        if c == "Z" and i + 1 == n:
+        c = b[i]
+        if c == 90 and i + 1 == n:  # "Z"
             pass
-        elif (c == "+" or c == "-") and n - i == 6 and text[i + 3] == ":":
-            oh, om = _num(text, i + 1, 2), _num(text, i + 4, 2)
+        elif (c == 43 or c == 45) and n - i == 6 and b[i + 3] == 58:  # "+", "-", ":"
+            oh, om = _num(b, i + 1, 2), _num(b, i + 4, 2)
             if oh < 0 or om < 0 or oh > 23 or om > 59:
                 raise ValueError("bad UTC offset in %s" % _show(text))
             off = oh * 3600 + om * 60
-            if c == "-":
+            if c == 45:
                 off = -off
         else:
             raise ValueError("expected Z or a UTC offset like +01:00 after the time: %s"
@@ -191,8 +193,9 @@ def parse_http_date(text):
     if month not in _HTTP_MONTHS:
         return None
     mo = _HTTP_MONTHS.index(month) + 1
-    y, d = _num(text, 12, 4), _num(text, 5, 2)
-    h, mi, s = _num(text, 17, 2), _num(text, 20, 2), _num(text, 23, 2)
+    b = text.encode()
+    y, d = _num(b, 12, 4), _num(b, 5, 2)
+    h, mi, s = _num(b, 17, 2), _num(b, 20, 2), _num(b, 23, 2)
     if min(y, d, h, mi, s) < 0 or not (1 <= d <= _month_days(y, mo) and h <= 23 and mi <= 59
                                        and s <= 60):
         return None

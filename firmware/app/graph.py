@@ -13,6 +13,10 @@ from app.http_errors import HttpError
 # The event fields the panel shows or reasons with: $select keeps each event about 500 bytes.
 EVENT_FIELDS = "subject,organizer,start,end,isAllDay,isCancelled,sensitivity,showAs"
 PAGE_SIZE = 50  # $top: one page holds a busy room's two days; Graph's default would be 10
+# The rest of calendarView's query, as sent. Like the times before it (digits, "-", "T", ":",
+# "Z"), it holds only characters a query may carry unescaped (RFC 3986, 3.4: "$", ",", "/",
+# ":"), as in Graph's own examples; escaping it each wake cost a quarter of a host ms.
+VIEW_QUERY = "$select=" + EVENT_FIELDS + "&$orderby=start/dateTime"
 PREFER_UTC = 'outlook.timezone="UTC"'
 INLINE_RETRY_MAX = 3  # a Retry-After up to this many seconds is waited out in this wake
 RETRY_AFTER_CAP = 900  # a longer Retry-After still wakes the panel again within 15 minutes
@@ -36,12 +40,9 @@ class Graph:
     def calendar_view(self, mailbox, start, end, on_event):
         """Call on_event(event) for each event of mailbox between start and end (Unix seconds),
         ordered by start, following @odata.nextLink; events as `compact_event` makes them."""
-        url = "%s/v1.0/users/%s/calendar/calendarView?%s" % (
-            self.host, quote(mailbox), _query([
-                ("startDateTime", clock.format_iso_z(start)),
-                ("endDateTime", clock.format_iso_z(end)),
-                ("$select", EVENT_FIELDS), ("$orderby", "start/dateTime"),
-                ("$top", str(PAGE_SIZE))]))
+        url = "%s/v1.0/users/%s/calendar/calendarView?startDateTime=%s&endDateTime=%s&%s" \
+            "&$top=%d" % (self.host, quote(mailbox), clock.format_iso_z(start),
+                          clock.format_iso_z(end), VIEW_QUERY, PAGE_SIZE)
         self._collect(url, lambda item: on_event(compact_event(item)))
 
     def room_lists(self, on_list):
@@ -202,10 +203,6 @@ def _graph_error(status, code, wait):
                           code, wait if wait is not None else 60)
     return BackendError("rejected", "Graph refused the request (HTTP %d%s)" % (
         status, ", " + code if code else ""), status, code)
-
-
-def _query(pairs):
-    return "&".join(k + "=" + quote(v) for k, v in pairs)
 
 
 def _when(t):
