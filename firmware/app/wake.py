@@ -358,6 +358,9 @@ class Wake:
             print("note: no memory to keep an offline copy of the schedule")
 
     def _seal_schedule(self, events, now):
+        key = self.board.device_key()
+        if key is None:
+            return  # not provisioned: nothing to seal with
         # The digest is taken field by field: no text of the whole list just to compare it.
         h = hashlib.sha256()
         for e in events:
@@ -365,9 +368,6 @@ class Wake:
                       "cancelled", "all_day"):
                 h.update(str(e.get(k)))
         digest = _short(h)
-        key = self.board.device_key()
-        if key is None:
-            return
         if self.memory.get("kept") != digest:
             gc.collect()  # the read's garbage, before the copy and its sealed text
             # Without Graph's 150-character ids (nothing can be done offline): about half the
