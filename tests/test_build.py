@@ -154,6 +154,14 @@ def image_files(out) -> tuple[dict, dict]:
             image.read_vfs((out / "vfs.bin").read_bytes()))
 
 
+def _leaves(doc, path=()):
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from _leaves(value, path + (key,))
+    else:
+        yield path, doc
+
+
 @pytest.mark.parametrize("board", BOARDS)
 def test_image_holds_every_firmware_file_compiled(builds, board):
     out = builds[board][0]
@@ -165,7 +173,22 @@ def test_image_holds_every_firmware_file_compiled(builds, board):
         if name.endswith(".mpy"):
             assert data[:2] == b"M\x06", name
             assert data[2] == 0, f"{name} has native code"
-    assert json.loads(romfs["board.json"]) == boards.load(board).data
+    # The panel's part of the board file: each value it keeps is the board file's, and what
+    # only people and the energy model read (sources, estimate flags, power.figures) is not
+    # there to be parsed at every wake.
+    panel, full = json.loads(romfs["board.json"]), boards.load(board).data
+    kept = list(_leaves(panel))
+    for path, value in kept:
+        doc = full
+        for key in path:
+            doc = doc[key]
+        assert doc == value, path
+    assert not [p for p, _ in kept if p != ("power", "source") and any(
+        k in ("source", "estimate", "description") or k.endswith("_source") for k in p)]
+    assert "figures" not in panel["power"] and "figures" in full["power"]
+    assert panel["power"]["source"] == full["power"]["source"]  # battery or mains: data
+    assert panel["pins"] == full["pins"] and panel["name"] == board
+    assert len(romfs["board.json"]) < len(json.dumps(full)) / 2
     m = json.loads((out / "manifest.json").read_text())
     for section, files, at in (("romfs", romfs, "/rom/"), ("vfs", vfs, "/")):
         listed = {f["path"]: f for f in m[section]["files"]}

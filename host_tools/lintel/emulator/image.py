@@ -46,8 +46,11 @@ def inspect(flash: Flash) -> ImageInfo:
     try:
         romfs = find(parts, "romfs")
         board_file = read_romfs(flash.read(romfs.offset, romfs.size)).get("board.json")
-        board_name = boards.from_dict(json.loads(board_file), where).name
-    except (LintelError, TypeError, ValueError):
+        # The image carries the panel's part of the board file (lintel.build.panel_board):
+        # its name says which board of board/ it is.
+        name = json.loads(board_file)["name"]
+        board_name = name if name in boards.names() else None
+    except (LintelError, TypeError, ValueError, KeyError):
         pass  # no application, or one without a usable board file: --board must say
     return ImageInfo(parts, vfs, nvs, board_name, problem)
 
