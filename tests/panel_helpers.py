@@ -18,8 +18,12 @@ def provisioned_lab(work):
     """The lab's tenant and an emulated e-paper panel in `work`, provisioned as a technician
     would (its configuration is for the tests to push)."""
     lab = Lab(work)
-    lab.start_panel(built_image("esp32s3-epd75") / "flash.bin")
-    lab.lintel("provision", "--port", lab.panel.link)
+    try:
+        lab.start_panel(built_image("esp32s3-epd75") / "flash.bin")
+        lab.lintel("provision", "--port", lab.panel.link)
+    except BaseException:
+        lab.stop()  # a set-up that failed leaves no tenant or emulator running
+        raise
     return lab
 
 

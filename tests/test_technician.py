@@ -155,34 +155,37 @@ def _installed(emu) -> bytes:
                                  "after-install"])
 def test_a_power_cut_during_a_push_leaves_the_old_or_the_new_configuration(tmp_path, cut):
     emu = start_panel(tmp_path, "first")
-    run_lintel("provision", "--port", emu.link)
-    device = device_of(emu)
-    old, new = _sealed_config(device, "Old Room"), _sealed_config(device, "New Room")
-    with PanelLink(str(emu.link)) as link:
-        assert push(link, old)["result"] == "ok"
-    chunks = (len(new) + 255) // 256
-    # Cut after this many 256-byte chunks have gone out (the last: all but the final one).
-    cut_at = {"first-chunk": 1, "middle-chunk": chunks // 2, "last-chunk": chunks - 1}.get(cut)
-
-    killed = []
-
-    def progress(written, total):
-        if cut_at is not None and written >= cut_at * 256 and written < total:
-            emu.proc.kill()  # the chip loses power mid-write
-            killed.append(written)
-        if cut == "before-install" and written == total:
-            emu.proc.kill()
-
-    link = PanelLink(str(emu.link))
     try:
-        push(link, new, progress)
-        if cut == "after-install":
-            emu.proc.kill()
-    except LintelError:
-        pass
+        run_lintel("provision", "--port", emu.link)
+        device = device_of(emu)
+        old, new = _sealed_config(device, "Old Room"), _sealed_config(device, "New Room")
+        with PanelLink(str(emu.link)) as link:
+            assert push(link, old)["result"] == "ok"
+        chunks = (len(new) + 255) // 256
+        # Cut after this many 256-byte chunks have gone out (the last: all but the final one).
+        cut_at = {"first-chunk": 1, "middle-chunk": chunks // 2,
+                  "last-chunk": chunks - 1}.get(cut)
+
+        killed = []
+
+        def progress(written, total):
+            if cut_at is not None and written >= cut_at * 256 and written < total:
+                emu.proc.kill()  # the chip loses power mid-write
+                killed.append(written)
+            if cut == "before-install" and written == total:
+                emu.proc.kill()
+
+        link = PanelLink(str(emu.link))
+        try:
+            push(link, new, progress)
+            if cut == "after-install":
+                emu.proc.kill()
+        except LintelError:
+            pass
+        finally:
+            link.close()
     finally:
-        link.close()
-    emu.stop()
+        emu.stop()
 
     (tmp_path / "after-the-cut").mkdir()
     again = Emulator(emu.flash, tmp_path / "after-the-cut")

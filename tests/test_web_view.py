@@ -38,14 +38,13 @@ def fetch_json(url: str):
 
 @pytest.fixture
 def lab(tmp_path):
-    lab = Lab(tmp_path)
-    lab.admin("POST", "settings", {"poll_interval": 1})
-    lab.start_panel(built_image("esp32s3-epd75") / "flash.bin", "--web", "0")
-    lab.configure(lab.panel_toml())
-    lab.sign_in()
-    lab.admin("DELETE", f"events?room={ROOM}")
-    yield lab
-    lab.stop()
+    with Lab(tmp_path) as lab:  # stopped even when the set-up fails
+        lab.admin("POST", "settings", {"poll_interval": 1})
+        lab.start_panel(built_image("esp32s3-epd75") / "flash.bin", "--web", "0")
+        lab.configure(lab.panel_toml())
+        lab.sign_in()
+        lab.admin("DELETE", f"events?room={ROOM}")
+        yield lab
 
 
 def test_a_click_on_book_now_books_the_room(lab):
