@@ -107,13 +107,13 @@ _NOT_FOR_THE_PANEL = ("description", "source", "estimate")
 def panel_board(doc: dict) -> dict:
     """The board document as the panel gets it: without its sources, estimate flags and
     description, and without power.figures (docs/board-json.md)."""
-    power = doc.get("power")
-    doc = _without_notes(doc)
+    panel = _without_notes(doc)
+    power = panel.get("power")
     if isinstance(power, dict):
+        power.pop("figures", None)
         # power.source is no citation: it says what powers the board (battery or mains).
-        doc["power"] = _without_notes({k: v for k, v in power.items() if k != "figures"})
-        doc["power"]["source"] = power.get("source")
-    return doc
+        power["source"] = doc["power"].get("source")
+    return panel
 
 
 def _without_notes(value):

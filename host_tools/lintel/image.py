@@ -87,11 +87,22 @@ def build_vfs(files: dict[str, bytes], size: int) -> VfsImage:
     return VfsImage(data, block_count, used, version)
 
 
-def read_vfs(data: bytes) -> dict[str, bytes]:
-    """Every file in a vfs image, {"app/x.mpy": bytes}: for tests and `lintel` inspection."""
+def _mount_vfs(data: bytes) -> LittleFS:
+    """A vfs image mounted (LittleFSError if it does not mount)."""
     fs = LittleFS(block_count=len(data) // BLOCK_SIZE, mount=False, **LFS_CONFIG)
     fs.context.buffer = bytearray(data)
     fs.mount()
+    return fs
+
+
+def check_vfs(data: bytes) -> None:
+    """LittleFSError if a vfs image does not mount, as MicroPython's _boot.py would find it."""
+    _mount_vfs(data).unmount()
+
+
+def read_vfs(data: bytes) -> dict[str, bytes]:
+    """Every file in a vfs image, {"app/x.mpy": bytes}: for tests and `lintel` inspection."""
+    fs = _mount_vfs(data)
     out = {}
     for root, _dirs, names in fs.walk("/"):
         for name in names:

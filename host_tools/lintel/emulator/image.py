@@ -8,7 +8,7 @@ from littlefs import LittleFSError
 from lintel import boards
 from lintel.emulator.flash import Flash
 from lintel.errors import LintelError
-from lintel.image import read_romfs, read_vfs, romfs_size
+from lintel.image import check_vfs, read_romfs, romfs_size
 from lintel.partitions import TABLE_MAX_SIZE, TABLE_OFFSET, Partition, find, from_binary
 
 
@@ -40,7 +40,7 @@ def inspect(flash: Flash) -> ImageInfo:
             )
     board_name, problem = None, None
     try:
-        read_vfs(flash.read(vfs.offset, vfs.size))
+        check_vfs(flash.read(vfs.offset, vfs.size))
     except LittleFSError as e:
         problem = f"the vfs partition at 0x{vfs.offset:x} does not mount as LittleFS2 ({e})"
     try:
