@@ -183,6 +183,52 @@ def test_the_friendly_repl_answers_a_person(panel):
         typed(b"\x04", b"MPY: soft reboot")
 
 
+# Code that takes a Ctrl-C slowly, then looks at what is waiting on the console: the REPL
+# itself does that when a SIGINT lands between its read of the console and its use of what it
+# read. Pasted in paste mode; the test types a Ctrl-C and a line while it waits.
+_TAKES_CTRL_C_SLOWLY = """import sys, time, chip
+try:
+    print('waiting'); time.sleep(10)
+except KeyboardInterrupt:
+    time.sleep_ms(500)
+    print('typed after it:', sys.stdin.buffer.read(64))
+    if SAYS_SO:
+        chip.took_interrupt()
+"""
+
+
+@pytest.mark.parametrize("says_so", [True, False], ids=["taken", "caught-quietly"])
+def test_what_is_typed_after_a_ctrl_c_waits_until_the_firmware_took_it(panel, says_so):
+    """The emulator holds the typing after a Ctrl-C until the firmware has taken it (a
+    KeyboardInterrupt handled), or for CTRL_C_WAIT_S when the code that caught it keeps quiet;
+    sent at once, mpremote's Ctrl-A after its Ctrl-C was sometimes read and lost with it."""
+    import serial
+
+    from lintel.emulator.panel import CTRL_C_WAIT_S
+
+    panel.wait_for("state: not configured")
+    with serial.Serial(str(panel.link), timeout=0.2) as port:
+
+        def typed(keys: bytes, until: bytes, timeout: float = 10) -> bytes:
+            port.write(keys)
+            seen = b""
+            deadline = time.monotonic() + timeout
+            while until not in seen and time.monotonic() < deadline:
+                seen += port.read(256)
+            assert until in seen, seen
+            return seen
+
+        typed(b"\r\x03", b">>> ")
+        typed(f"SAYS_SO = {says_so}\r".encode(), b">>> ")
+        program = _TAKES_CTRL_C_SLOWLY.replace("\n", "\r").encode()
+        typed(b"\x05" + program + b"\x04", b"waiting")
+        sent = time.monotonic()
+        seen = typed(b"\x03print(6 * 7)\r", b"42")
+        assert b"typed after it: None" in seen, seen
+        if not says_so:
+            assert time.monotonic() - sent >= CTRL_C_WAIT_S
+
+
 def test_once_stops_at_the_first_deep_sleep(flash):
     proc = subprocess.run([sys.executable, "-m", "lintel", "emulate", "--flash", str(flash),
                            "--once", "--log", "-"], capture_output=True, text=True, timeout=60)

@@ -89,9 +89,27 @@ def take_state(name, missing=b""):
     return data
 
 
+# The emulator reads this FIFO in the state folder, a line a message: "hits" or "frame" (what
+# does the view just shown look like? host_link.draw) and "interrupted" (took_interrupt).
+_TO_EMULATOR = "to_emulator"
+
+
+def emulated():
+    """True under the emulator (firmware tests run some modules without one)."""
+    return has_state(_TO_EMULATOR)
+
+
+def tell_emulator(message):
+    if emulated():
+        write_state(_TO_EMULATOR, message + b"\n", replace=False)
+
+
 def took_interrupt():
-    # Tells the emulator a Ctrl-C reached the firmware; one that did not is given to the next boot.
-    write_state("interrupted", b"1")
+    # Called once where each KeyboardInterrupt is handled. The emulator keeps what was typed
+    # after a Ctrl-C until then: the REPL here is Python, which a SIGINT interrupts anywhere,
+    # even between reading bytes and acting on them (on the chip the REPL is C, and a Ctrl-C at
+    # its prompt is only a byte). A Ctrl-C the firmware never took is given to the next boot.
+    tell_emulator(b"interrupted")
 
 
 class Reset(BaseException):

@@ -2,7 +2,8 @@
 # REPL and raw-paste protocols that mpremote speaks (documented in MicroPython's "The raw REPL"
 # and implemented in its shared/runtime/pyexec.c; this is our own implementation of those
 # bytes). The emulator turns a Ctrl-C from the host into SIGINT, which MicroPython raises as
-# KeyboardInterrupt wherever the firmware is, so Ctrl-C is never seen here as a byte.
+# KeyboardInterrupt wherever the firmware is; one that comes while the REPL waits for input is
+# read here as the byte Ctrl-C, as the chip's REPL reads it.
 import select
 import struct
 import sys
@@ -28,8 +29,17 @@ def out(data):
     sys.stdout.buffer.write(data)
 
 
+def _find_end(data):
+    """Where paste modes stop: the first Ctrl-C (cancel) or Ctrl-D (done); -1 if neither."""
+    for i in range(len(data)):
+        if data[i] in (_CTRL_C, _CTRL_D):
+            return i
+    return -1
+
+
 class _Stdin:
-    """Blocking reads of whatever has arrived (the emulator makes stdin non-blocking)."""
+    """Blocking reads of whatever has arrived (the emulator makes stdin non-blocking); a Ctrl-C
+    meanwhile is read as the byte alone."""
 
     def __init__(self):
         self._poll = select.poll()
@@ -38,20 +48,21 @@ class _Stdin:
         self._pending = b""
 
     def read(self):
-        if self._pending:
-            data, self._pending = self._pending, b""
-            return data
-        while True:
-            n = sys.stdin.buffer.readinto(self._buf)
-            if n:
-                return bytes(self._buf[:n])
-            if n == 0:
-                raise SystemExit(0)  # the emulator has gone: nothing left to serve
-            try:
+        try:
+            if self._pending:
+                data, self._pending = self._pending, b""
+                return data
+            while True:
+                n = sys.stdin.buffer.readinto(self._buf)
+                if n:
+                    return bytes(self._buf[:n])
+                if n == 0:
+                    raise SystemExit(0)  # the emulator has gone: nothing left to serve
                 self._poll.poll(-1)
-            except KeyboardInterrupt:
-                chip.took_interrupt()
-                raise
+        except KeyboardInterrupt:
+            # What was read with it was typed before it: a Ctrl-C discards that anyway.
+            chip.took_interrupt()
+            return bytes([_CTRL_C])
 
     def unread(self, data):
         self._pending = data + self._pending
@@ -70,7 +81,7 @@ class Console:
             except SoftReset:
                 return mode
             except KeyboardInterrupt:
-                pass  # Ctrl-C between prompts: start the current REPL afresh
+                chip.took_interrupt()  # Ctrl-C between prompts: start the current REPL afresh
 
     # -- friendly REPL --------------------------------------------------------------------
 
@@ -80,14 +91,13 @@ class Console:
         line = bytearray()
         out(b">>> ")
         while True:
-            try:
-                data = self.stdin.read()
-            except KeyboardInterrupt:
-                lines, line = [], bytearray()
-                out(b"\r\nKeyboardInterrupt\r\n>>> ")
-                continue
+            data = self.stdin.read()
             for i in range(len(data)):
                 c = data[i]
+                if c == _CTRL_C:  # cancel everything typed
+                    lines, line = [], bytearray()
+                    out(b"\r\n>>> ")
+                    continue
                 if c == _CTRL_A and not line and not lines:
                     out(b"\r\n")
                     self.stdin.unread(data[i + 1:])
@@ -138,19 +148,16 @@ class Console:
         out(b"\r\npaste mode; Ctrl-C to cancel, Ctrl-D to finish\r\n=== ")
         text = bytearray()
         while True:
-            try:
-                data = self.stdin.read()
-            except KeyboardInterrupt:
-                out(b"\r\n")
-                return
-            end = data.find(bytes([_CTRL_D]))
+            data = self.stdin.read()
+            end = _find_end(data)
             chunk = data if end < 0 else data[:end]
             text += chunk
             out(chunk.replace(b"\r", b"\r\n=== "))
             if end >= 0:
                 self.stdin.unread(data[end + 1:])
                 out(b"\r\n")
-                self.execute(bytes(text).replace(b"\r", b"\n").decode(), "exec")
+                if data[end] == _CTRL_D:
+                    self.execute(bytes(text).replace(b"\r", b"\n").decode(), "exec")
                 return
 
     # -- raw REPL -------------------------------------------------------------------------
@@ -161,14 +168,13 @@ class Console:
             out(b">")
             line = bytearray()
             while True:
-                try:
-                    data = self.stdin.read()
-                except KeyboardInterrupt:
-                    line = bytearray()  # Ctrl-C clears what was typed
-                    continue
+                data = self.stdin.read()
                 end = -1
                 for i in range(len(data)):
                     c = data[i]
+                    if c == _CTRL_C:
+                        line = bytearray()  # clears what was typed
+                        continue
                     if c == _CTRL_A:
                         if len(line) == 2 and line[0] == _CTRL_E:
                             self.stdin.unread(data[i + 1:])
@@ -204,15 +210,8 @@ class Console:
         source = bytearray()
         remain = _PASTE_WINDOW
         while True:
-            try:
-                data = self.stdin.read()
-            except KeyboardInterrupt:
-                data = bytes([_CTRL_C])
-            end = -1
-            for i in range(len(data)):
-                if data[i] in (_CTRL_C, _CTRL_D):
-                    end = i
-                    break
+            data = self.stdin.read()
+            end = _find_end(data)
             chunk = data if end < 0 else data[:end]
             source += chunk
             remain -= len(chunk)

@@ -25,12 +25,12 @@ def draw(row_bytes=None):
     a time (a FileFrame): on a panel it is LVGL's buffer, outside the MicroPython heap, and the
     heap figures should not carry it."""
     global waited_ms
-    if not chip.has_state("render"):
+    if not chip.emulated():
         return None, None  # no emulator drawing (a test without one)
     started = time.ticks_ms()
     chip.take_state("hits.json")  # answers nobody took
     chip.take_state("frame.bin")
-    chip.write_state("render", b"frame\n" if row_bytes else b"hits\n", replace=False)
+    chip.tell_emulator(b"frame" if row_bytes else b"hits")
     try:
         while time.ticks_diff(time.ticks_ms(), started) < DRAW_TIMEOUT_MS:
             if chip.rename_state("hits.json", "hits.shown"):  # written last

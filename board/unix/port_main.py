@@ -120,7 +120,7 @@ def boot():
             mode = console.Console(namespace).serve(mode)
             break
         except KeyboardInterrupt:
-            pass
+            chip.took_interrupt()  # it came as serve() was taking the one before
     return chip.EXIT_SOFT_RESET_RAW if mode == "raw" else chip.EXIT_SOFT_RESET
 
 

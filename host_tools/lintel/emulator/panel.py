@@ -46,11 +46,16 @@ _TICK_S = 0.2  # how often the watchdog is looked at
 # How long the emulated finger holds the wake button: its GPIO reads low meanwhile (the state
 # file "button", board/unix/models.py), as a press of a tenth of a second or more would.
 BUTTON_HOLD_S = 0.3
-# What the firmware's LVGL screens draw: the firmware writes a line to this FIFO in its state
-# folder ("hits", or "frame" on the e-paper board), the emulator draws view.json with them and
-# answers with FRAME_FILE (the e-paper's pixels, if asked) and then HITS_FILE (the buttons)
-# (board/unix/host_link.py draw(); docs/emulator.md, "Screen and touch").
-RENDER_FIFO = "render"
+# How long what is typed after a Ctrl-C waits for the firmware to take it, at most: code that
+# catches KeyboardInterrupt itself never says it did.
+CTRL_C_WAIT_S = 2.0
+# The firmware's messages, a line each, to a FIFO in its state folder (board/unix/chip.py):
+# - "hits", or "frame" on the e-paper board: what do the firmware's LVGL screens draw? The
+#   emulator draws view.json and answers with FRAME_FILE (the e-paper's pixels, if asked) and
+#   then HITS_FILE (the buttons) (board/unix/host_link.py draw(); docs/emulator.md, "Screen and
+#   touch");
+# - "interrupted": the firmware took the Ctrl-C sent last (_pump).
+TO_EMULATOR_FIFO = "to_emulator"
 FRAME_FILE = "frame.bin"
 HITS_FILE = "hits.json"
 
@@ -99,7 +104,8 @@ class EmulatedPanel:
         self._stdin_r, self._stdin_w = os.pipe()
         _nonblocking(self._stdin_r)  # board/unix/console.py polls, then reads what is there
         _nonblocking(self._stdin_w)
-        self._sigint_unacked = False  # a Ctrl-C was signalled and not yet taken by the firmware
+        self._ctrl_c_sent: float | None = None  # when the firmware was sent a SIGINT it has
+        # not yet taken
         self._ready = False  # the firmware has printed: SIGINT now becomes KeyboardInterrupt
         self._to_child: list = []  # bytes, or CTRL_C for a SIGINT, in console order
         self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "power_on"}
@@ -113,14 +119,14 @@ class EmulatedPanel:
         self._button_up_at: float | None = None  # when the finger lets go
         self._watchdog_checked = 0.0
         self.exit_status = 0
-        fifo = state_dir / RENDER_FIFO
+        fifo = state_dir / TO_EMULATOR_FIFO
         fifo.unlink(missing_ok=True)
         os.mkfifo(fifo)
         # A writer of our own keeps the read end from seeing an end of file between firmware
         # processes.
-        self._render_fds = (os.open(fifo, os.O_RDONLY | os.O_NONBLOCK),
-                            os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        self._sel.register(self._render_fds[0], selectors.EVENT_READ, self._render)
+        self._fifo_fds = (os.open(fifo, os.O_RDONLY | os.O_NONBLOCK),
+                          os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        self._sel.register(self._fifo_fds[0], selectors.EVENT_READ, self._from_firmware)
         self._power_on_state()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -140,6 +146,8 @@ class EmulatedPanel:
                             timeout = min(timeout, self._restart_at - now)
                 for key, _ in self._sel.select(timeout):
                     key.data()
+                if self._ctrl_c_sent is not None:
+                    self._pump()  # the typing held back may have waited long enough
                 self._check_button()
                 self._check_watchdog()
                 self._check_download()
@@ -155,7 +163,7 @@ class EmulatedPanel:
     def close(self) -> None:
         self._kill_child()
         for fd in (self.master, self._slave, self._wake_r, self._wake_w, self._stdin_r,
-                   self._stdin_w, *self._render_fds):
+                   self._stdin_w, *self._fifo_fds):
             try:
                 os.close(fd)
             except OSError:
@@ -215,12 +223,11 @@ class EmulatedPanel:
             start_new_session=True, preexec_fn=_die_with_parent,
         )
         self._ready = False
-        self._sigint_unacked = False
+        self._ctrl_c_sent = None
         self._restart_at = None
         _nonblocking(self._child.stdout.fileno())
         self._sel.register(self._child.stdout, selectors.EVENT_READ, self._from_child)
         self._write_state("wdt", None)
-        self._write_state("interrupted", None)
         for name in ("wake_ext0", "wake_ext1"):  # a boot forgets the wake sources armed
             self._write_state(name, None)
 
@@ -252,9 +259,11 @@ class EmulatedPanel:
     def _after_exit(self, code: int) -> None:
         """The firmware process ended: decide what the chip does next."""
         restart = 0.0
-        if self._sigint_unacked and not self._read_state("interrupted"):
+        self._from_firmware(answer=False)  # its last messages: did it take a Ctrl-C?
+        if self._ctrl_c_sent is not None:
             # The process ended before it took the Ctrl-C: the next boot gets it.
             self._to_child.insert(0, CTRL_C)
+            self._ctrl_c_sent = None
         if code in (EXIT_SOFT_RESET, EXIT_SOFT_RESET_RAW):
             mode = "raw" if code == EXIT_SOFT_RESET_RAW else "friendly"
             self._boot_env = {**self._boot_env, "BOOT": "soft", "REPL_MODE": mode}
@@ -335,14 +344,20 @@ class EmulatedPanel:
         self._pump()
 
     def _pump(self) -> None:
-        """Deliver console input in order; a Ctrl-C waits until the firmware can take it."""
+        """Deliver console input in order. A Ctrl-C waits until the firmware can take it (it
+        has printed: MicroPython turns SIGINT into KeyboardInterrupt), and what follows it
+        until the firmware has taken it, so that no byte typed after it is read before it."""
         while self._to_child and self._child is not None:
+            if self._ctrl_c_sent is not None:
+                if time.monotonic() < self._ctrl_c_sent + CTRL_C_WAIT_S:
+                    return
+                self._ctrl_c_sent = None  # caught and kept quiet by the code that ran
             item = self._to_child[0]
             if item == CTRL_C:
                 if not self._ready:
                     return
                 self._child.send_signal(signal.SIGINT)
-                self._sigint_unacked = True
+                self._ctrl_c_sent = time.monotonic()
                 self._to_child.pop(0)
                 continue
             try:
@@ -382,25 +397,34 @@ class EmulatedPanel:
 
     # -- the screen's pixels ----------------------------------------------------------------
 
-    def _render(self) -> None:
-        """The firmware asks what the view it just showed looks like: draw view.json as the
-        panel would (lintel.render.draw) and answer with the pixels (asked for by "frame") in
-        FRAME_FILE, then the buttons in HITS_FILE, each whole, by a rename. A view that cannot
-        be drawn gets no buttons and no pixels, and the firmware says so."""
+    def _from_firmware(self, answer: bool = True) -> None:
+        """The firmware's messages (TO_EMULATOR_FIFO); answer=False: its process has ended,
+        and nobody waits for a drawing."""
         try:
-            asked = os.read(self._render_fds[0], 4096)
+            messages = os.read(self._fifo_fds[0], 4096).split()
         except BlockingIOError:
             return
+        if b"interrupted" in messages:
+            self._ctrl_c_sent = None
+            self._pump()
+        if answer and (b"hits" in messages or b"frame" in messages):
+            self._render(frame=b"frame" in messages)
+
+    def _render(self, frame: bool) -> None:
+        """The firmware asks what the view it just showed looks like: draw view.json as the
+        panel would (lintel.render.draw) and answer with the pixels (if asked for, the frame)
+        in FRAME_FILE, then the buttons in HITS_FILE, each whole, by a rename. A view that
+        cannot be drawn gets no buttons and no pixels, and the firmware says so."""
         from lintel.render import draw
 
         try:
             view = json.loads((self.state_dir / "view.json").read_bytes())
-            frame, hits = draw(view, self.board, "view.json")
+            pixels, hits = draw(view, self.board, "view.json")
         except (OSError, ValueError, LintelError) as e:
             self._note(f"cannot draw the screen: {e}")
-            frame, hits = b"", None
-        if b"frame" in asked:
-            self._answer(FRAME_FILE, frame or b"")
+            pixels, hits = b"", None
+        if frame:
+            self._answer(FRAME_FILE, pixels or b"")
         self._answer(HITS_FILE, json.dumps(hits).encode())
 
     def _answer(self, name: str, data: bytes) -> None:
