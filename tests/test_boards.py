@@ -110,6 +110,7 @@ MISTAKES = [
     ("esp32s3-epd75", ("pins.epd.cs", 19), "pins.epd.cs: GPIO19 belongs to the usb console"),
     ("esp32s3-epd75", ("pins.epd.cs", 9), "pins.epd.dc: GPIO9 is already used by pins.epd.cs"),
     ("esp32s3-epd75", ("pins.battery.adc", 16), "pins.battery.adc: GPIO16 is not on ADC1"),
+    ("esp32s3-epd75", ("pins.led.active_low", 1), "pins.led.active_low: must be true or false"),
     ("esp32s3-epd75", ("power.wake_pins", ["led.red"]), "power.wake_pins[0]"),
     ("esp32s3-epd75", ("power.wake_pins", ["buttons.nope"]), "pins has no 'buttons.nope'"),
     ("esp32s3-lcd43", ("pins.rgb.data.0", 36), "pins.rgb.data[0]: GPIO36 is not available"),

@@ -47,7 +47,7 @@ class StatusLed:
              (1, 1, 0): "yellow", (1, 0, 1): "magenta", (0, 1, 1): "cyan",
              (1, 1, 1): "white"}
 
-    def __init__(self, red, green, blue, active_low=True):
+    def __init__(self, red, green, blue, active_low=False):
         self.pins, self.active_low = (red, green, blue), active_low
         self.shown = None
         self._watch = self._moved  # one bound method, so that detach() finds it
@@ -96,5 +96,4 @@ def attach(info):
         _led = None
     led = info.get("pins", {}).get("led")
     if led:
-        _led = StatusLed(led["red"], led["green"], led["blue"],
-                         "active low" in info.get("pin_notes", {}).get("led", "active low"))
+        _led = StatusLed(led["red"], led["green"], led["blue"], led.get("active_low", False))

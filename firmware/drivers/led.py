@@ -1,5 +1,5 @@
 # The status LED: a discrete RGB LED on three GPIOs (board.json pins.led; on the e-paper board
-# common anode, so active low: pin_notes.led). Colours by what the room is, as door signs use
+# common anode, so active low: pins.led.active_low). Colours by what the room is, as door signs use
 # them: free green, busy red, a problem or a wait for a check-in amber (red and green).
 from machine import Pin
 
@@ -12,7 +12,7 @@ COLOURS = {
 
 
 class Led:
-    def __init__(self, red, green, blue, active_low=True):
+    def __init__(self, red, green, blue, active_low=False):
         """red, green, blue: GPIO numbers; active_low: a pin driven low lights its colour."""
         self._off = 1 if active_low else 0
         self._pins = [Pin(n, Pin.OUT, value=self._off) for n in (red, green, blue)]
@@ -31,5 +31,4 @@ def from_board(info):
     pins = info["pins"].get("led")
     if not pins:
         return None
-    active_low = "active low" in info.get("pin_notes", {}).get("led", "active low")
-    return Led(pins["red"], pins["green"], pins["blue"], active_low)
+    return Led(pins["red"], pins["green"], pins["blue"], pins.get("active_low", False))

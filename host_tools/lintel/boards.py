@@ -279,6 +279,10 @@ def _gpio(c: _Checker, value, key: str) -> int:
 def _walk_pins(c: _Checker, node, where: str, out: list[tuple[str, int]]) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
+            if key == "active_low":  # the group's polarity, not a pin
+                if not isinstance(value, bool):
+                    c.fail(f"{where}.{key}", f"must be true or false, not {value!r}")
+                continue
             _walk_pins(c, value, f"{where}.{key}", out)
     elif isinstance(node, list):
         for i, value in enumerate(node):

@@ -101,7 +101,7 @@ def _sha256(data: bytes) -> str:
 # What the board file says for people and for the host's energy model, which the panel never
 # reads: left out of the copy in the image, which the panel parses at every wake (a quarter of
 # the size; in the Unix port 15 KB of heap held through the wake instead of 28).
-_NOT_FOR_THE_PANEL = ("description", "source", "estimate")
+_NOT_FOR_THE_PANEL = ("description", "source", "estimate", "pin_notes")
 
 
 def panel_board(doc: dict) -> dict:

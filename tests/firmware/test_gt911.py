@@ -132,7 +132,7 @@ def test_the_status_led_lights_the_room_and_goes_out_before_deep_sleep():
                          ("off", b"off")):
         light.show(colour)
         assert chip.read_state("led") == seen, (colour, chip.read_state("led"))
-    # Active low (board.json pin_notes.led): a lit colour's pin is driven low.
+    # Active low (board.json pins.led.active_low): a lit colour's pin is driven low.
     light.show("busy")
     assert machine.Pin._driven[INFO["pins"]["led"]["red"]] == 0
     assert machine.Pin._driven[INFO["pins"]["led"]["green"]] == 1
