@@ -104,8 +104,8 @@ class EmulatedPanel:
         self._stdin_r, self._stdin_w = os.pipe()
         _nonblocking(self._stdin_r)  # board/unix/console.py polls, then reads what is there
         _nonblocking(self._stdin_w)
-        self._ctrl_c_sent: float | None = None  # when the firmware was sent a SIGINT it has
-        # not yet taken
+        # When the firmware was sent a SIGINT it has not yet taken (None: none is waiting).
+        self._ctrl_c_sent: float | None = None
         self._ready = False  # the firmware has printed: SIGINT now becomes KeyboardInterrupt
         self._to_child: list = []  # bytes, or CTRL_C for a SIGINT, in console order
         self._boot_env = {"BOOT": "reset", "RESET_CAUSE": "power_on"}
