@@ -60,7 +60,8 @@ class _Stdin:
                     raise SystemExit(0)  # the emulator has gone: nothing left to serve
                 self._poll.poll(-1)
         except KeyboardInterrupt:
-            # What was read with it was typed before it: a Ctrl-C discards that anyway.
+            # What was read with it was typed before it, and is dropped: the emulator sends
+            # nothing after a Ctrl-C until this took it, and mpremote sends only a CR before.
             chip.took_interrupt()
             return bytes([_CTRL_C])
 
@@ -75,21 +76,25 @@ class Console:
 
     def serve(self, mode):
         """Run the REPL until a soft reset; return the mode the console is in at that point."""
+        fresh = True
         while True:
             try:
-                mode = self.raw() if mode == "raw" else self.friendly()
+                mode = self.raw(fresh) if mode == "raw" else self.friendly(fresh)
+                fresh = True
             except SoftReset:
                 return mode
             except KeyboardInterrupt:
-                chip.took_interrupt()  # Ctrl-C between prompts: start the current REPL afresh
+                # A Ctrl-C while the REPL was busy with what it had read, not waiting to read:
+                # the same REPL goes on, without its banner, as the chip's would.
+                chip.took_interrupt()
+                fresh = False
 
     # -- friendly REPL --------------------------------------------------------------------
 
-    def friendly(self):
-        out(BANNER + b'Type "help()" for more information.\r\n')
+    def friendly(self, fresh=True):
+        out(BANNER + b'Type "help()" for more information.\r\n>>> ' if fresh else b"\r\n>>> ")
         lines = []
         line = bytearray()
-        out(b">>> ")
         while True:
             data = self.stdin.read()
             for i in range(len(data)):
@@ -162,10 +167,13 @@ class Console:
 
     # -- raw REPL -------------------------------------------------------------------------
 
-    def raw(self):
-        out(b"raw REPL; CTRL-B to exit\r\n")
+    def raw(self, fresh=True):
+        if fresh:
+            out(b"raw REPL; CTRL-B to exit\r\n")
         while True:
-            out(b">")
+            if fresh:
+                out(b">")
+            fresh = True
             line = bytearray()
             while True:
                 data = self.stdin.read()

@@ -132,6 +132,10 @@ def main():
     except SystemExit as e:
         # sys.exit() from main.py soft-resets the board, as it does on the chip.
         code = chip.EXIT_SOFT_RESET if not e.args or e.args[0] != 0 else 0
+    except KeyboardInterrupt:
+        # A Ctrl-C as the REPL was leaving for a soft reset: not taken, so the emulator gives
+        # it to the next boot.
+        code = chip.EXIT_SOFT_RESET
     sys.exit(code)
 
 

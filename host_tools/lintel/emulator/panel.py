@@ -241,6 +241,7 @@ class EmulatedPanel:
             child.kill()
         child.wait()
         child.stdout.close()
+        self._from_firmware(answer=False)  # its last messages: did it take a Ctrl-C?
 
     def _from_child(self) -> None:
         try:
@@ -259,7 +260,6 @@ class EmulatedPanel:
     def _after_exit(self, code: int) -> None:
         """The firmware process ended: decide what the chip does next."""
         restart = 0.0
-        self._from_firmware(answer=False)  # its last messages: did it take a Ctrl-C?
         if self._ctrl_c_sent is not None:
             # The process ended before it took the Ctrl-C: the next boot gets it.
             self._to_child.insert(0, CTRL_C)
@@ -347,11 +347,10 @@ class EmulatedPanel:
         """Deliver console input in order. A Ctrl-C waits until the firmware can take it (it
         has printed: MicroPython turns SIGINT into KeyboardInterrupt), and what follows it
         until the firmware has taken it, so that no byte typed after it is read before it."""
-        while self._to_child and self._child is not None:
-            if self._ctrl_c_sent is not None:
-                if time.monotonic() < self._ctrl_c_sent + CTRL_C_WAIT_S:
-                    return
-                self._ctrl_c_sent = None  # caught and kept quiet by the code that ran
+        if self._ctrl_c_sent is not None and \
+                time.monotonic() >= self._ctrl_c_sent + CTRL_C_WAIT_S:
+            self._ctrl_c_sent = None  # caught and kept quiet by the code that ran
+        while self._to_child and self._child is not None and self._ctrl_c_sent is None:
             item = self._to_child[0]
             if item == CTRL_C:
                 if not self._ready:
