@@ -173,7 +173,7 @@ class Console:
         while True:
             if fresh:
                 out(b">")
-            fresh = True
+            fresh = True  # resumed after a Ctrl-C (serve), the prompt was already out
             line = bytearray()
             while True:
                 data = self.stdin.read()
