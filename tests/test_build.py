@@ -174,8 +174,8 @@ def test_image_holds_every_firmware_file_compiled(builds, board):
             assert data[:2] == b"M\x06", name
             assert data[2] == 0, f"{name} has native code"
     # The panel's part of the board file: each value it keeps is the board file's, and what
-    # only people and the energy model read (sources, estimate flags, power.figures) is not
-    # there to be parsed at every wake.
+    # only people and the energy model read (sources, estimate flags, pin_notes,
+    # power.figures) is not there to be parsed at every wake.
     panel, full = json.loads(romfs["board.json"]), boards.load(board).data
     kept = list(_leaves(panel))
     for path, value in kept:
@@ -186,6 +186,7 @@ def test_image_holds_every_firmware_file_compiled(builds, board):
     assert not [p for p, _ in kept if p != ("power", "source") and any(
         k in ("source", "estimate", "description") or k.endswith("_source") for k in p)]
     assert "figures" not in panel["power"] and "figures" in full["power"]
+    assert "pin_notes" not in panel and "pin_notes" in full
     assert panel["power"]["source"] == full["power"]["source"]  # battery or mains: data
     assert panel["pins"] == full["pins"] and panel["name"] == board
     assert len(romfs["board.json"]) < len(json.dumps(full)) / 2

@@ -105,8 +105,8 @@ _NOT_FOR_THE_PANEL = ("description", "source", "estimate", "pin_notes")
 
 
 def panel_board(doc: dict) -> dict:
-    """The board document as the panel gets it: without its sources, estimate flags and
-    description, and without power.figures (docs/board-json.md)."""
+    """The board document as the panel gets it: without its sources, estimate flags,
+    description and pin_notes, and without power.figures (docs/board-json.md)."""
     panel = _without_notes(doc)
     power = panel.get("power")
     if isinstance(power, dict):
